@@ -1,0 +1,152 @@
+"""The candle table: one typed layout for klines from the archive CSV and the REST JSON.
+
+Binance sends 12 fields per candle. The 12th ("ignore") carries nothing (and in 2017 rows holds
+stray numbers), so the table keeps the first 11; the raw layer keeps the payload verbatim.
+Times are normalized to UTC milliseconds: the archive writes microseconds from 2025-01-01 on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qlir_core.errors import MalformedData
+
+TIME_COLUMNS = ("open_time", "close_time")
+FLOAT_COLUMNS = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "quote_volume",
+    "taker_buy_base_volume",
+    "taker_buy_quote_volume",
+)
+COLUMNS = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "trades",
+    "taker_buy_base_volume",
+    "taker_buy_quote_volume",
+)
+_RAW_FIELDS = (*COLUMNS, "ignore")
+TIME_DTYPE = "datetime64[ms, UTC]"
+# Epoch values at or above this are microseconds (10**15 µs is 2001-09-09; 10**15 ms is year 33658).
+_MICROSECONDS_FROM = 10**15
+
+
+def empty() -> pd.DataFrame:
+    """A candle table with no rows and the right dtypes."""
+    return _typed(pd.DataFrame({c: pd.Series(dtype="int64") for c in COLUMNS}))
+
+
+def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
+    """Candles from an archive CSV: header-less spot files; a header line is tolerated."""
+    text = data.decode("ascii", errors="replace")
+    first = text.lstrip()[:1]
+    skip = 1 if first and not first.isdigit() else 0
+    try:
+        raw = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            skiprows=skip,
+            names=list(_RAW_FIELDS),
+            dtype={"open_time": "int64", "close_time": "int64", "trades": "int64"}
+            | {c: "float64" for c in FLOAT_COLUMNS},
+            usecols=list(COLUMNS),
+            on_bad_lines="error",
+            engine="c",
+        )
+    except (ValueError, pd.errors.ParserError) as e:
+        raise MalformedData(f"{source}: not a kline CSV ({e})") from e
+    if raw.isna().any().any():
+        raise MalformedData(f"{source}: missing fields (a line cut short?)")
+    return _typed(raw)
+
+
+def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") -> pd.DataFrame:
+    """Candles from a `/api/v3/klines` body: an array of 12-element arrays, numbers as strings."""
+    try:
+        rows = json.loads(data) if isinstance(data, bytes | bytearray) else data
+    except json.JSONDecodeError as e:
+        raise MalformedData(f"{source}: body is not JSON ({e.msg} at {e.pos})") from e
+    if not isinstance(rows, list):
+        raise MalformedData(f"{source}: expected a JSON array of klines, got {type(rows).__name__}")
+    if not rows:
+        return empty()
+    bad = next((i for i, r in enumerate(rows) if not isinstance(r, list) or len(r) != 12), None)
+    if bad is not None:
+        raise MalformedData(f"{source}: kline #{bad} does not have 12 fields: {rows[bad]!r:.120}")
+    frame = pd.DataFrame(rows, columns=list(_RAW_FIELDS)).drop(columns="ignore")
+    try:
+        for c in ("open_time", "close_time", "trades"):
+            frame[c] = pd.to_numeric(frame[c], errors="raise").astype("int64")
+        for c in FLOAT_COLUMNS:
+            frame[c] = pd.to_numeric(frame[c], errors="raise").astype("float64")
+    except (ValueError, TypeError) as e:
+        raise MalformedData(f"{source}: non-numeric field ({e})") from e
+    return _typed(frame)
+
+
+def to_rest_rows(candles: pd.DataFrame) -> list[list[Any]]:
+    """The table as Binance's REST array (prices as 8-decimal strings), for the local exchange."""
+    ms = {c: candles[c].astype("int64").to_numpy() for c in TIME_COLUMNS}
+    out = []
+    for i, row in enumerate(candles.itertuples(index=False)):
+        out.append(
+            [
+                int(ms["open_time"][i]),
+                f"{row.open:.8f}",
+                f"{row.high:.8f}",
+                f"{row.low:.8f}",
+                f"{row.close:.8f}",
+                f"{row.volume:.8f}",
+                int(ms["close_time"][i]),
+                f"{row.quote_volume:.8f}",
+                int(row.trades),
+                f"{row.taker_buy_base_volume:.8f}",
+                f"{row.taker_buy_quote_volume:.8f}",
+                "0",
+            ]
+        )
+    return out
+
+
+def to_csv(candles: pd.DataFrame) -> bytes:
+    """The table as a header-less archive CSV with millisecond times."""
+    lines = (",".join(str(v) for v in row) for row in to_rest_rows(candles))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def final_only(candles: pd.DataFrame, now_ms: int) -> pd.DataFrame:
+    """Drop candles still forming at `now_ms` (close time not yet past): never stored as final."""
+    closed = candles["close_time"].astype("int64").to_numpy() < now_ms
+    return candles[closed].reset_index(drop=True)
+
+
+def open_ms(candles: pd.DataFrame) -> np.ndarray:
+    """Open times as epoch milliseconds (int64)."""
+    return candles["open_time"].astype("int64").to_numpy()
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.loc[:, list(COLUMNS)].copy()
+    for c in TIME_COLUMNS:
+        values = out[c].astype("int64").to_numpy()
+        values = np.where(values >= _MICROSECONDS_FROM, values // 1000, values)
+        out[c] = pd.to_datetime(values, unit="ms", utc=True).astype(TIME_DTYPE)
+    out["trades"] = out["trades"].astype("int64")
+    for c in FLOAT_COLUMNS:
+        out[c] = out[c].astype("float64")
+    return out.reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""qlir_dagster."""
