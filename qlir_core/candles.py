@@ -114,7 +114,7 @@ def to_rest_rows(candles: pd.DataFrame) -> list[list[Any]]:
                 f"{row.volume:.8f}",
                 int(ms["close_time"][i]),
                 f"{row.quote_volume:.8f}",
-                int(row.trades),
+                int(row.trades),  # type: ignore[arg-type]
                 f"{row.taker_buy_base_volume:.8f}",
                 f"{row.taker_buy_quote_volume:.8f}",
                 "0",

@@ -1,20 +1,20 @@
 """One error hierarchy for qlir, split by what the caller should do about it.
 
-    QlirError
-    ├── TemporaryError            retry later: the same request may succeed
-    │   ├── NetworkError          connection refused or reset, timeout
-    │   ├── ServerError           HTTP 5xx
-    │   ├── RateLimited           HTTP 429 (carries Retry-After)
-    │   └── NotPublished          the archive has no file for the day yet (HTTP 404)
-    └── OperationalError          retrying cannot help: fix the input or the configuration
-        ├── ConfigError           a bad setting (names the variable and the value)
-        ├── InvalidSeries         a malformed series key, an unknown or unsupported interval
-        ├── InvalidSymbol         Binance does not list the symbol (error -1121)
-        ├── RequestRejected       any other 4xx, with Binance's code and message
-        ├── IpBanned              HTTP 418: stop fetching until the ban ends
-        ├── ChecksumMismatch      an archive zip whose sha256 differs from its CHECKSUM
-        ├── MalformedData         a body that does not parse as klines
-        └── OutOfRange            a day outside the configured partitions
+QlirError
+├── TemporaryError            retry later: the same request may succeed
+│   ├── NetworkError          connection refused or reset, timeout
+│   ├── ServerError           HTTP 5xx
+│   ├── RateLimited           HTTP 429 (carries Retry-After)
+│   └── NotPublished          the archive has no file for the day yet (HTTP 404)
+└── OperationalError          retrying cannot help: fix the input or the configuration
+    ├── ConfigError           a bad setting (names the variable and the value)
+    ├── InvalidSeries         a malformed series key, an unknown or unsupported interval
+    ├── InvalidSymbol         Binance does not list the symbol (error -1121)
+    ├── RequestRejected       any other 4xx, with Binance's code and message
+    ├── IpBanned              HTTP 418: stop fetching until the ban ends
+    ├── ChecksumMismatch      an archive zip whose sha256 differs from its CHECKSUM
+    ├── MalformedData         a body that does not parse as klines
+    └── OutOfRange            a day outside the configured partitions
 """
 
 from __future__ import annotations

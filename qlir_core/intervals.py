@@ -37,7 +37,9 @@ class Interval(Enum):
             return cls(text)
         except ValueError:
             valid = " ".join(i.value for i in cls)
-            raise ValueError(f"unknown interval {text!r}; Binance's intervals are: {valid}") from None
+            raise ValueError(
+                f"unknown interval {text!r}; Binance's intervals are: {valid}"
+            ) from None
 
     @property
     def ms(self) -> int:
@@ -53,7 +55,7 @@ class Interval(Enum):
 
     @property
     def archive_name(self) -> str:
-        """Spelling in data.binance.vision paths: monthly is `1mo` there, for case-insensitive disks."""
+        """Spelling in archive paths: monthly is `1mo` there, for case-insensitive disks."""
         return "1mo" if self is Interval.MO1 else self.value
 
     @property

@@ -35,7 +35,9 @@ class Series:
         """`BTCUSDT-1m` → Series('BTCUSDT', Interval.M1); a clear InvalidSeries otherwise."""
         symbol, sep, interval = key.strip().partition("-")
         if not sep or not symbol or not interval:
-            raise InvalidSeries(f"malformed series key {key!r}: expected SYMBOL-INTERVAL, e.g. BTCUSDT-1m")
+            raise InvalidSeries(
+                f"malformed series key {key!r}: expected SYMBOL-INTERVAL, e.g. BTCUSDT-1m"
+            )
         try:
             parsed = Interval.parse(interval)
         except ValueError as e:

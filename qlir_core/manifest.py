@@ -1,0 +1,114 @@
+"""The manifest: one row per request ("slice") per partition, the ledger of how data was fetched.
+
+Statuses and reasons are enums in the program; they become strings only in `to_frame` /
+`from_frame`, where the ledger is written or read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+
+import pandas as pd
+
+from qlir_core.slices import SliceKey
+
+
+class Source(Enum):
+    REST = "rest"
+    ARCHIVE = "archive"
+
+
+class SliceStatus(Enum):
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    EMPTY = "empty"
+    FAILED = "failed"
+
+
+class StatusReason(Enum):
+    NONE = "none"
+    HISTORICAL_SPARSITY = "historical_sparsity"  # the exchange has no candles there (a halt)
+    STILL_FORMING = "still_forming"  # the window reaches past now
+    AWAITING_UPSTREAM = "awaiting_upstream"  # the window has not started yet
+    NO_DATA = "no_data"  # a past window with no candles at all
+    NOT_PUBLISHED = "not_published"  # the archive has no file for the day
+    HTTP_ERROR = "http_error"
+    RATE_LIMITED = "rate_limited"
+    BANNED = "banned"
+    NETWORK_UNAVAILABLE = "network_unavailable"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    MALFORMED = "malformed"
+    INVALID_SYMBOL = "invalid_symbol"
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """What one request asked for, what came back and how long it took."""
+
+    slice_key: str
+    slice_id: str
+    source: Source
+    url: str
+    start_ms: int
+    end_ms: int
+    limit: int
+    status: SliceStatus
+    reason: StatusReason
+    http_status: int | None
+    n_candles: int
+    first_open_ms: int | None
+    last_open_ms: int | None
+    requested_at: pd.Timestamp
+    completed_at: pd.Timestamp
+    duration_ms: float
+    bytes: int
+    used_weight: int | None
+    attempt: int = 1
+
+
+COLUMNS = tuple(f.name for f in fields(ManifestRow))
+_ENUMS: dict[str, type[Enum]] = {"source": Source, "status": SliceStatus, "reason": StatusReason}
+_NULLABLE_INT = ("http_status", "first_open_ms", "last_open_ms", "used_weight")
+
+
+def classify(window: SliceKey, n_candles: int, now_ms: int) -> tuple[SliceStatus, StatusReason]:
+    """Status of a request that returned `n_candles` final candles for `window` at `now_ms`."""
+    if n_candles >= window.limit:
+        return SliceStatus.COMPLETE, StatusReason.NONE
+    if now_ms <= window.start_ms:
+        return SliceStatus.EMPTY, StatusReason.AWAITING_UPSTREAM
+    if now_ms <= window.end_ms:
+        return SliceStatus.PARTIAL, StatusReason.STILL_FORMING
+    if n_candles == 0:
+        return SliceStatus.EMPTY, StatusReason.NO_DATA
+    return SliceStatus.COMPLETE, StatusReason.HISTORICAL_SPARSITY
+
+
+def to_frame(rows: list[ManifestRow]) -> pd.DataFrame:
+    """The ledger as a table, enums written as their string values."""
+    frame = pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
+    for name in _ENUMS:
+        frame[name] = frame[name].map(lambda e: e.value).astype("string")
+    for name in ("slice_key", "slice_id", "url"):
+        frame[name] = frame[name].astype("string")
+    for name in ("start_ms", "end_ms", "limit", "n_candles", "bytes", "attempt"):
+        frame[name] = frame[name].astype("int64")
+    for name in _NULLABLE_INT:
+        frame[name] = frame[name].astype("Int64")
+    for name in ("requested_at", "completed_at"):
+        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ms, UTC]")
+    frame["duration_ms"] = frame["duration_ms"].astype("float64")
+    return frame
+
+
+def from_frame(frame: pd.DataFrame) -> list[ManifestRow]:
+    """Rows read back from a stored ledger, strings turned back into enums."""
+    rows = []
+    for record in frame.loc[:, list(COLUMNS)].to_dict("records"):
+        for name, enum in _ENUMS.items():
+            record[name] = enum(record[name])
+        for name in _NULLABLE_INT:
+            record[name] = None if pd.isna(record[name]) else int(record[name])
+        rows.append(ManifestRow(**{str(k): v for k, v in record.items()}))
+    return rows

@@ -1,0 +1,1 @@
+"""Where candles come from: Binance's REST API and its daily archive."""
