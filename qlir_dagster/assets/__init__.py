@@ -1,0 +1,1 @@
+"""Software-defined assets: the klines layer and the studies built on it."""
