@@ -1,0 +1,18 @@
+# Sourced by the other scripts: find or install uv, sync the locked environment, and give
+# Dagster a home inside the checkout so nothing lands elsewhere.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+UV_VERSION=0.13.9
+if command -v uv >/dev/null 2>&1; then
+  UV=uv
+else
+  if [ ! -x .tools/bin/uv ]; then
+    python3 -m venv .tools
+    .tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+  UV=.tools/bin/uv
+fi
+"$UV" sync --frozen --quiet
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
+mkdir -p "$DAGSTER_HOME"
+[ -e "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"

@@ -1,0 +1,32 @@
+"""Shared fixtures: the real Binance sample data beside the checkout."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "binance"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """`../shared/data/binance`; skipped when absent, unless QLIR_REQUIRE_REAL_DATA=1."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("QLIR_REQUIRE_REAL_DATA") == "1":
+            pytest.fail(f"QLIR_REQUIRE_REAL_DATA=1 but {SHARED_DATA} does not exist")
+        pytest.skip(f"real Binance data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mirror(real_data: Path) -> Path:
+    return real_data / "mirror"
+
+
+def mirror_days(mirror: Path) -> list[tuple[str, str]]:
+    """(series key, day) for every zip in the mirror."""
+    out = []
+    for z in sorted(mirror.glob("data/spot/daily/klines/*/*/*.zip")):
+        symbol, interval, *ymd = z.stem.split("-")
+        out.append((f"{symbol}-{interval}", "-".join(ymd)))
+    return out

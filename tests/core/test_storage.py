@@ -1,0 +1,61 @@
+import subprocess
+import sys
+from datetime import date
+
+import pandas as pd
+
+from qlir_core import candles
+from qlir_core.series import Series
+from qlir_core.storage import PartitionData, RawPayload, Store, write_atomic
+
+ROW = "1674259200000,1.0,2.0,0.5,1.5,10.0,1674259259999,15.0,3,4.0,6.0,0\n"
+SERIES = Series.parse("BTCUSDT-1m")
+DAY = date(2023, 1, 21)
+
+
+def test_the_on_disk_path_of_one_partition(tmp_path):
+    store = Store(str(tmp_path))
+    store.publish(
+        PartitionData(
+            SERIES, DAY, candles.from_csv(ROW.encode()), [], [RawPayload("a.json", b"[]")]
+        )
+    )
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == [
+        "klines/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet",
+        "manifest/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet",
+        "raw/symbol=BTCUSDT/interval=1m/date=2023-01-21/a.json",
+    ]
+    pd.testing.assert_frame_equal(store.read_candles(SERIES, DAY), candles.from_csv(ROW.encode()))
+    assert store.stored_days(SERIES) == [DAY]
+    assert store.read_candles(SERIES, date(2023, 1, 22)) is None
+
+
+def test_a_failed_write_leaves_the_previous_object(tmp_path):
+    store = Store(str(tmp_path))
+    target = store.root / "x" / "data.bin"
+    write_atomic(target, b"old")
+
+    class Boom(Exception):
+        pass
+
+    original = target.fs.mv
+
+    def failing_mv(*args, **kwargs):
+        raise Boom
+
+    target.fs.mv = failing_mv
+    try:
+        write_atomic(target, b"new")
+    except Boom:
+        pass
+    finally:
+        target.fs.mv = original
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["data.bin"]
+
+
+def test_qlir_core_does_not_import_dagster():
+    code = "import sys, qlir_core.ingest, qlir_core.storage; print('dagster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
