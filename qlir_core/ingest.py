@@ -40,7 +40,7 @@ from qlir_core.storage import PartitionData, RawPayload
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 5
-_backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)
+_backoff = wait_exponential_jitter(multiplier=0.5, max=30, jitter=0.5)
 
 
 class SourceMode(Enum):

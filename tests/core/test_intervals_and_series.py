@@ -7,7 +7,24 @@ from qlir_core.series import Series, parse_series_list
 
 def test_all_sixteen_intervals_with_their_lengths():
     assert [i.value for i in Interval] == (
-        ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]
+        [
+            "1s",
+            "1m",
+            "3m",
+            "5m",
+            "15m",
+            "30m",
+            "1h",
+            "2h",
+            "4h",
+            "6h",
+            "8h",
+            "12h",
+            "1d",
+            "3d",
+            "1w",
+            "1M",
+        ]
     )
     assert Interval.S1.ms == 1000
     assert Interval.M15.ms == 900_000

@@ -1,0 +1,39 @@
+"""Helpers to build the code location for a test and run it in process."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import pytest
+
+from qlir_dagster import config
+from qlir_dagster.definitions import build_defs
+
+
+@pytest.fixture
+def make_defs(tmp_path) -> Callable[..., dg.Definitions]:
+    """Definitions for the given QLIR_* settings, storing under a temporary folder."""
+
+    def make(**env: str) -> dg.Definitions:
+        values = {"QLIR_DATA_ROOT": str(tmp_path / "data"), "QLIR_CONFIG": "/dev/null"} | env
+        return build_defs(config.load(values))
+
+    return make
+
+
+def run_range(defs: dg.Definitions, first: str, last: str) -> dg.ExecuteInProcessResult:
+    """One ranged run of the asset job, as `--partition-range first...last` launches it."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    tags = {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+    return job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False
+    )
+
+
+def run_one(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=key, raise_on_error=False
+    )
