@@ -11,7 +11,6 @@ n / w such calls, each vectorized in C.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +59,7 @@ def segment_ids(open_ms: IntArray, interval_ms: int | None = None) -> IntArray:
 def segment_bounds(open_ms: IntArray, interval_ms: int | None = None) -> tuple[IntArray, IntArray]:
     """Row ranges `[start, end)` of the contiguous segments, in order."""
     starts = np.flatnonzero(~follows_previous(open_ms, interval_ms)).astype(np.int64)
-    ends = np.append(starts[1:], len(open_ms)).astype(np.int64)
+    ends = np.append(starts[1:], len(open_ms)).astype(np.int64) if starts.size else starts
     return starts, ends
 
 
@@ -89,13 +88,21 @@ def bbands(
     _check_period(period, minimum=2)  # TA-Lib rejects a 1-candle BBANDS (TA_BAD_PARAM)
     lower, mid, upper = (np.full(len(x), np.nan) for _ in range(3))
     for start, end in _long_segments(open_ms, interval_ms, period):
-        up, md, lo = talib.BBANDS(x[start:end], timeperiod=period, nbdevup=k, nbdevdn=k, matype=0)
+        # matype 0 is TA-Lib's SMA; the stubs ask for their MA_Type enum, the binding takes ints.
+        up, md, lo = talib.BBANDS(
+            x[start:end],
+            timeperiod=period,
+            nbdevup=k,
+            nbdevdn=k,
+            matype=0,  # type: ignore[arg-type]
+        )
         upper[start:end], mid[start:end], lower[start:end] = up, md, lo
     return Bands(lower=lower, mid=mid, upper=upper)
 
 
 def _steps(open_ms: IntArray) -> IntArray:
-    steps = np.diff(np.asarray(open_ms, dtype=np.int64))
+    times = np.asarray(open_ms, dtype=np.int64)
+    steps: IntArray = times[1:] - times[:-1]
     if (steps <= 0).any():
         raise ValueError("open times must be strictly increasing (sorted, without duplicates)")
     return steps
@@ -105,7 +112,7 @@ def _float_input(values: npt.ArrayLike, open_ms: IntArray) -> FloatArray:
     x = np.ascontiguousarray(values, dtype=np.float64)
     if x.shape != (len(open_ms),):
         raise ValueError(f"{x.shape[0] if x.ndim else 0} values for {len(open_ms)} open times")
-    return cast(FloatArray, x)
+    return x
 
 
 def _check_period(period: int, *, minimum: int) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from qlir_core import candles as candle_table
 from qlir_core.intervals import MINUTE_MS
@@ -73,12 +74,16 @@ def _candles(draw: st.DrawFn, max_size: int, max_wick: int) -> pd.DataFrame:
     n = draw(st.integers(0, max_size))
 
     def column(values: st.SearchStrategy[int]) -> np.ndarray:
-        return np.asarray(draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
+        # fill=nothing: every element is drawn (no mostly-constant arrays); faster than st.lists.
+        drawn = draw(hnp.arrays(np.int64, n, elements=values, fill=st.nothing()))
+        return np.asarray(drawn, dtype=np.float64)
 
-    opens = 1_000 + np.cumsum(column(st.integers(-4, 4)))
+    # Mostly small moves and wicks, now and then a jump: every band label shows up.
+    opens = 1_000 + np.cumsum(column(st.sampled_from([0, 1, -1, 2, -2, 3, -3, 4, -4, 30, -30])))
     close = opens + column(st.integers(-4, 4))
-    high = np.maximum(opens, close) + column(st.integers(0, max_wick))
-    low = np.minimum(opens, close) - column(st.integers(0, max_wick))
+    wick = st.sampled_from([0, 0, 1, 1, 2, 3, 5, max_wick])
+    high = np.maximum(opens, close) + column(wick)
+    low = np.minimum(opens, close) - column(wick)
     # Mostly contiguous; now and then 1, 2 or 6 candles missing.
     steps = column(st.sampled_from([1] * 12 + [2, 3, 7])).astype(np.int64)
     return build_candles(opens, steps=steps, high=high, low=low, close=close)
