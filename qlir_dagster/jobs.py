@@ -8,6 +8,7 @@ from qlir_dagster.config import Settings
 from qlir_dagster.partitions import partition_key
 
 klines_job = dg.define_asset_job("klines_job", selection=dg.AssetSelection.assets("klines"))
+studies_job = dg.define_asset_job("studies_job", selection=dg.AssetSelection.groups("studies"))
 
 
 def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:

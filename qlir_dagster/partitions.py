@@ -21,10 +21,13 @@ def series_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition([s.key for s in settings.series])
 
 
-def klines_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
+def klines_partitions(
+    settings: Settings, series: dg.StaticPartitionsDefinition
+) -> dg.MultiPartitionsDefinition:
+    """`series` × days; the studies map onto the very same `series` definition."""
     # end_offset=1 adds the current UTC day, which is stored as partial until it closes.
     days = dg.DailyPartitionsDefinition(start_date=settings.start_date.isoformat(), end_offset=1)
-    return dg.MultiPartitionsDefinition({SERIES: series_partitions(settings), DAY: days})
+    return dg.MultiPartitionsDefinition({SERIES: series, DAY: days})
 
 
 def split_key(key: str | dg.MultiPartitionKey) -> tuple[Series, date]:

@@ -22,7 +22,7 @@ def make_defs(tmp_path) -> Callable[..., dg.Definitions]:
 
 def run_range(defs: dg.Definitions, first: str, last: str) -> dg.ExecuteInProcessResult:
     """One ranged run of the asset job, as `--partition-range first...last` launches it."""
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def("klines_job")
     tags = {
         "dagster/asset_partition_range_start": first,
         "dagster/asset_partition_range_end": last,
@@ -33,7 +33,7 @@ def run_range(defs: dg.Definitions, first: str, last: str) -> dg.ExecuteInProces
 
 
 def run_one(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def("klines_job")
     return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), partition_key=key, raise_on_error=False
     )

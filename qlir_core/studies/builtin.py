@@ -1,0 +1,113 @@
+"""The built-in studies, registered by name: the SMA trend legs and the Bollinger band touches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from qlir_core.series import Series
+from qlir_core.studies import charts
+from qlir_core.studies.band_touch import HORIZONS, band_touch_study
+from qlir_core.studies.registry import StudyResult, study
+from qlir_core.studies.sma import DEFAULT_WINDOWS, sma_study
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+# The multi-band positions the study exists for; their forward returns go into the headline.
+FOCUS_LABELS = ("touch_lower_mid", "touch_mid_upper", "touch_all")
+
+
+@study("sma_study")
+def sma_trend_legs(
+    candles: pd.DataFrame,
+    series: Series,
+    *,
+    windows: Sequence[int] = DEFAULT_WINDOWS,
+    price: str = "open",
+    flat_tol: float = 1e-9,
+) -> StudyResult:
+    """SMA trend legs: how long they last, and how likely a leg that has lasted N candles goes on."""
+    if price not in PRICE_COLUMNS:
+        raise ValueError(f"price must be one of {', '.join(PRICE_COLUMNS)}, got {price!r}")
+    result = sma_study(
+        candles,
+        series=series.key,
+        windows=tuple(windows),
+        price=price,
+        flat_tol=flat_tol,
+        interval_ms=series.interval.ms,
+    )
+    headline: dict[str, float] = {}
+    for row in result.summary.itertuples(index=False):
+        prefix = f"w{row.window}_{row.direction}"
+        for stat in ("legs", "length_p50", "length_p90", "length_p99", "tail_10pct", "tail_1pct"):
+            value = getattr(row, stat)
+            if not pd.isna(value):
+                headline[f"{prefix}_{stat}"] = float(value)
+    return StudyResult(
+        tables={"legs": result.legs, "survival": result.survival, "summary": result.summary},
+        summary=result.summary,
+        headline=headline,
+        charts={
+            "survival": charts.sma_survival_png(
+                result.survival, title=f"{series.key} SMA leg survival"
+            )
+        },
+    )
+
+
+@study("band_touch_study")
+def band_touches(
+    candles: pd.DataFrame,
+    series: Series,
+    *,
+    period: int = 20,
+    k: float = 2.0,
+    rel_tol: float = 0.001,
+    abs_eps: float = 0.0,
+    horizons: Sequence[int] = HORIZONS,
+) -> StudyResult:
+    """Bollinger band touches: how often each of ten positions occurs and what price did next."""
+    result = band_touch_study(
+        candles,
+        series=series.key,
+        period=period,
+        k=k,
+        rel_tol=rel_tol,
+        abs_eps=abs_eps,
+        horizons=tuple(horizons),
+        interval_ms=series.interval.ms,
+    )
+    headline: dict[str, float] = {}
+    for row in result.labels.itertuples(index=False):
+        if not pd.isna(row.share):
+            headline[f"share_{row.label}"] = float(row.share)
+    for row in result.forward.itertuples(index=False):
+        if row.label in FOCUS_LABELS and not pd.isna(row.mean_bps):
+            headline[f"{row.label}_h{row.horizon}_mean_bps"] = float(row.mean_bps)
+    summary = result.labels.merge(
+        result.forward.pivot_table(
+            index="label", columns="horizon", values="mean_bps", observed=False
+        )
+        .add_prefix("mean_bps_h")
+        .reset_index(),
+        on="label",
+        how="left",
+    )
+    return StudyResult(
+        tables={
+            "per_candle": result.per_candle,
+            "labels": result.labels,
+            "daily": result.daily,
+            "forward": result.forward,
+            "transitions": result.transitions,
+        },
+        summary=summary,
+        headline=headline,
+        charts={
+            "label_shares": charts.band_shares_png(
+                result.labels, title=f"{series.key} label shares"
+            ),
+            "per_day": charts.band_daily_png(result.daily, title=f"{series.key} labels per day"),
+        },
+    )

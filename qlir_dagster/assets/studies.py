@@ -1,0 +1,81 @@
+"""One asset per registered study, partitioned by series: it reads the series' whole stored
+history as one dataset scan and hands its tables to the study IO manager."""
+
+import base64
+import time
+
+import dagster as dg
+
+from qlir_core.series import Series
+from qlir_core.studies import Study, registered
+from qlir_dagster.resources import StorageResource
+
+STUDY_IO_MANAGER = "study_io_manager"
+
+
+class StudyParams(dg.PermissiveConfig):
+    """The study's keyword parameters (e.g. `windows: [14, 50]`); unset ones keep their defaults."""
+
+
+def build_study_assets(
+    series_partitions: dg.StaticPartitionsDefinition, klines: dg.AssetsDefinition
+) -> list[dg.AssetsDefinition]:
+    return [_study_asset(s, series_partitions, klines) for s in registered()]
+
+
+def _study_asset(
+    study: Study, series_partitions: dg.StaticPartitionsDefinition, klines: dg.AssetsDefinition
+) -> dg.AssetsDefinition:
+    every_day_of_the_series = dg.MultiToSingleDimensionPartitionMapping(
+        partition_dimension_name="series"
+    )
+
+    @dg.asset(
+        name=study.name,
+        description=f"{study.description} Parameters: {study.parameters}.",
+        partitions_def=series_partitions,
+        deps=[dg.AssetDep(klines, partition_mapping=every_day_of_the_series)],
+        io_manager_key=STUDY_IO_MANAGER,
+        group_name="studies",
+        kinds={"parquet", "talib"},
+        # Re-run a series' study whenever new candles of that series are stored.
+        automation_condition=(
+            dg.AutomationCondition.any_deps_updated().since_last_handled()
+            & ~dg.AutomationCondition.any_deps_in_progress()
+        ),
+    )
+    def run_study(context: dg.AssetExecutionContext, config: StudyParams, storage: StorageResource):  # type: ignore[no-untyped-def]
+        series = Series.parse(context.partition_key)
+        started = time.perf_counter()
+        candles = storage.store().scan_candles(series)
+        read_s = time.perf_counter() - started
+        if candles.empty:
+            raise dg.Failure(
+                f"{study.name}: no stored candles for {series}; materialize klines first"
+            )
+        try:
+            result = study.run(candles, series, config.model_dump())
+        except ValueError as e:
+            raise dg.Failure(f"{study.name} on {series}: {e}", allow_retries=False) from e
+        compute_s = time.perf_counter() - started - read_s
+        context.log.info(
+            f"{study.name} on {series}: {len(candles)} candles read in {read_s:.2f} s, "
+            f"studied in {compute_s:.2f} s"
+        )
+        metadata: dict[str, dg.MetadataValue] = {
+            "candles": dg.MetadataValue.int(len(candles)),
+            "first_open": dg.MetadataValue.text(str(candles["open_time"].iloc[0])),
+            "last_open": dg.MetadataValue.text(str(candles["open_time"].iloc[-1])),
+            "read_seconds": dg.MetadataValue.float(round(read_s, 3)),
+            "compute_seconds": dg.MetadataValue.float(round(compute_s, 3)),
+            "summary": dg.MetadataValue.md(result.summary.to_markdown(index=False)),
+        }
+        metadata |= {k: dg.MetadataValue.float(v) for k, v in result.headline.items()}
+        for name, png in result.charts.items():
+            encoded = base64.b64encode(png).decode()
+            metadata[f"chart_{name}"] = dg.MetadataValue.md(
+                f"![{name}](data:image/png;base64,{encoded})"
+            )
+        return dg.Output(result, metadata=metadata)
+
+    return run_study
