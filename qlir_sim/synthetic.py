@@ -1,0 +1,201 @@
+"""Synthetic mode: deterministic candles for any symbols and intervals, made a day at a time."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from qlir_core.candles import empty, to_csv
+from qlir_core.intervals import Interval
+from qlir_core.series import Series
+from qlir_sim.archive import checksum_file, micros_csv, pack_zip, zip_name
+from qlir_sim.cache import SizedLRU
+from qlir_sim.market import day_start_ms, frame_bytes, is_past, split_symbol, today, up_to_now
+from qlir_sim.quirks import CorruptDay, Halt, corrupted, without_halts
+from qlir_sim.walk import DayPlan, walk_day
+from qlir_sim.zips import AHEAD, ZipShelf, next_days
+
+# The archive writes spot times in microseconds from this day on (binance-public-data README).
+ARCHIVE_MICROS_FROM = date(2025, 1, 1)
+_ANCHOR_BLOCK = 256  # day opens are drawn in blocks, so extending the range never changes old days
+_MEAN_REVERSION = 0.01  # keeps multi-year prices within a plausible band around the start price
+_FRAME_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """A symbol's character: where its price starts, how much it moves and trades."""
+
+    price: float
+    daily_vol: float
+    quote_volume_per_day: float
+
+    @property
+    def decimals(self) -> int:
+        """About six significant digits at the start price, between 2 and 8 decimals."""
+        return int(min(8, max(2, 5 - np.floor(np.log10(self.price)))))
+
+
+_KNOWN = {
+    "BTC": _Profile(42_000.0, 0.025, 1.5e9),
+    "ETH": _Profile(2_300.0, 0.03, 8e8),
+    "SOL": _Profile(100.0, 0.045, 3e8),
+    "BNB": _Profile(310.0, 0.03, 1.5e8),
+}
+
+
+class Synthetic:
+    """Random-walk candles, the same for the same arguments, continuous from day to day.
+
+    `days=None` leaves the range open: candles run up to the server's clock, the last one forming.
+    Archive zips exist for fully past days only; halts and corrupt days apply to REST and archive.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        intervals: Iterable[str | Interval],
+        start: date,
+        days: int | None = 30,
+        seed: int = 0,
+        *,
+        halts: Iterable[Halt | str] = (),
+        corrupt_days: Iterable[CorruptDay | str] = (),
+        archive_micros_from: date | None = ARCHIVE_MICROS_FROM,
+    ) -> None:
+        wanted = [i if isinstance(i, Interval) else Interval.parse(i) for i in intervals]
+        self._series = [Series(s, i) for s in dict.fromkeys(symbols) for i in dict.fromkeys(wanted)]
+        if not self._series:
+            raise ValueError("a synthetic market needs at least one symbol and one interval")
+        if days is not None and days < 1:
+            raise ValueError(f"days must be at least 1, got {days}")
+        self.start = start
+        self.end = None if days is None else start + timedelta(days=days)
+        self.seed = seed
+        self.halts = tuple(h if isinstance(h, Halt) else Halt.parse(h) for h in halts)
+        corrupt = [c if isinstance(c, CorruptDay) else CorruptDay.parse(c) for c in corrupt_days]
+        unknown = [c for c in corrupt if c.series not in self._series]
+        if unknown:
+            raise ValueError(f"corrupt day for a series not served: {unknown[0].series}")
+        self._corrupt = {(c.series, c.day): c.kind for c in corrupt}
+        self._micros_from = archive_micros_from
+        self._anchors: dict[str, np.ndarray] = {}
+        self._profiles: dict[str, _Profile] = {}
+        self._lock = threading.Lock()
+        self._frames: SizedLRU[tuple[Series, date], pd.DataFrame] = SizedLRU(
+            _FRAME_CACHE_BYTES, frame_bytes
+        )
+        self._zips = ZipShelf(self._pack)
+
+    def series(self) -> Sequence[Series]:
+        return list(self._series)
+
+    def days(self, series: Series, now_ms: int) -> Sequence[date]:
+        last = today(now_ms)
+        if self.end is not None:
+            last = min(last, self.end - timedelta(days=1))
+        return [self.start + timedelta(days=i) for i in range((last - self.start).days + 1)]
+
+    def candles(self, series: Series, day: date, now_ms: int) -> pd.DataFrame:
+        if not self._covers(series, day):
+            return empty()
+        return up_to_now(self.full_day(series, day), now_ms, series.interval.ms)
+
+    def archive_zip(self, series: Series, day: date, now_ms: int) -> bytes | None:
+        if not (self._covers(series, day) and is_past(day, now_ms)):
+            return None
+        ahead = [d for d in next_days(day, AHEAD) if self._covers(series, d) and is_past(d, now_ms)]
+        return self._zips.get(series, day, ahead) or None
+
+    def archive_checksum(self, series: Series, day: date, now_ms: int) -> bytes | None:
+        data = self.archive_zip(series, day, now_ms)
+        return None if data is None else checksum_file(data, zip_name(series, day))
+
+    def full_day(self, series: Series, day: date) -> pd.DataFrame:
+        """All of a covered day's candles, halts and corruption applied, regardless of the clock."""
+        return self._frames.get_or_make((series, day), lambda: self._generate(series, day))
+
+    def _covers(self, series: Series, day: date) -> bool:
+        in_range = self.start <= day and (self.end is None or day < self.end)
+        return in_range and series in self._series
+
+    def _generate(self, series: Series, day: date) -> pd.DataFrame:
+        index = (day - self.start).days
+        opens = self._day_opens(series.symbol, index + 1)
+        profile = self._profile(series.symbol)
+        plan = DayPlan(
+            day_start_ms=day_start_ms(day),
+            interval_ms=series.interval.ms,
+            open_price=float(opens[index]),
+            next_open=float(opens[index + 1]),
+            decimals=profile.decimals,
+            daily_vol=profile.daily_vol,
+            quote_volume_per_day=profile.quote_volume_per_day,
+        )
+        rng = np.random.default_rng([self.seed, _crc(series.symbol), series.interval.ms, index])
+        frame = without_halts(walk_day(plan, rng), self.halts)
+        kind = self._corrupt.get((series, day))
+        return frame if kind is None else corrupted(frame, kind, series.interval.ms)
+
+    def _pack(self, series: Series, day: date) -> bytes:
+        """The day's archive zip; empty bytes when a halt covers the whole day (no file)."""
+        frame = self.full_day(series, day)
+        if frame.empty:
+            return b""
+        csv = to_csv(frame)
+        if self._micros_from is not None and day >= self._micros_from:
+            csv = micros_csv(csv)
+        return pack_zip(zip_name(series, day)[: -len(".zip")] + ".csv", csv, day)
+
+    def _profile(self, symbol: str) -> _Profile:
+        """The symbol's profile: majors as known, others from a hash; jittered by the seed."""
+        if symbol not in self._profiles:
+            self._profiles[symbol] = self._make_profile(symbol)
+        return self._profiles[symbol]
+
+    def _make_profile(self, symbol: str) -> _Profile:
+        base, _ = split_symbol(symbol)
+        crc = _crc(symbol)
+        known = _KNOWN.get(base, _Profile(10 ** (crc % 400 / 100 - 1), 0.05, 5e7))
+        jitter = np.random.default_rng([self.seed, crc, 1]).normal(0.0, 0.05)
+        return _Profile(
+            known.price * float(np.exp(jitter)), known.daily_vol, known.quote_volume_per_day
+        )
+
+    def _day_opens(self, symbol: str, last_index: int) -> np.ndarray:
+        """Rounded opening prices of days 0..last_index: a mean-reverting daily log-price walk."""
+        with self._lock:
+            logs = self._anchors.get(symbol)
+            if logs is None or len(logs) <= last_index:
+                logs = self._extend(symbol, logs, last_index)
+                self._anchors[symbol] = logs
+        profile = self._profile(symbol)
+        tick = 10.0**-profile.decimals
+        opens: np.ndarray = np.round(np.exp(logs[: last_index + 1]), profile.decimals)
+        opens[opens < tick] = tick
+        return opens
+
+    def _extend(self, symbol: str, logs: np.ndarray | None, last_index: int) -> np.ndarray:
+        profile = self._profile(symbol)
+        origin = float(np.log(profile.price))
+        values = [origin] if logs is None else logs.tolist()
+        while len(values) <= last_index:
+            block = (len(values) - 1) // _ANCHOR_BLOCK
+            shocks = np.random.default_rng([self.seed, _crc(symbol), 2, block]).normal(
+                0.0, profile.daily_vol, _ANCHOR_BLOCK
+            )
+            for shock in shocks.tolist():
+                x = values[-1]
+                values.append(x + shock - _MEAN_REVERSION * (x - origin))
+        return np.array(values, dtype=np.float64)
+
+
+def _crc(text: str) -> int:
+    """A stable (unlike hash()) integer for seeding from a name."""
+    return zlib.crc32(text.encode())
