@@ -1,0 +1,104 @@
+"""Validating what a Store holds: one dataset scan per layer, one report per partition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from qlir_core import candles as candle_table
+from qlir_core import manifest as ledger
+from qlir_core.intervals import Interval
+from qlir_core.series import Series
+from qlir_core.storage import KLINES, MANIFEST, Store
+from qlir_core.validation.partition import MAX_CASES, validate_partition
+from qlir_core.validation.report import PartitionReport
+
+PARTITION_COLUMNS = ("symbol", "interval", "date")
+Key = tuple[str, str, str]
+
+
+def validate_store(
+    store: Store,
+    *,
+    now_ms: int,
+    series: Iterable[Series] | None = None,
+    days: Iterable[date] | None = None,
+    max_cases: int = MAX_CASES,
+) -> list[PartitionReport]:
+    """A report for every stored partition of `series` on `days` (all when None) that has a
+    candle table or a manifest; a partition with only one of them is validated against an empty
+    other. Reads each layer in one hive-partitioned scan, pruned by the filters.
+
+    The scan reads every file with the dataset's (first file's) schema, so a stored table with
+    an extra column shows up here without it; `validate_partition` on a table read on its own
+    sees the file exactly."""
+    where = _filter(None if series is None else list(series), None if days is None else list(days))
+    tables = _scan(store, KLINES, where)
+    ledgers = _scan(store, MANIFEST, where)
+    keys = sorted(set(tables) | set(ledgers), key=_order)
+    reports = []
+    for key in keys:
+        symbol, interval, day = key
+        reports.append(
+            validate_partition(
+                Series(symbol, Interval.parse(interval)),
+                date.fromisoformat(day),
+                tables[key] if key in tables else candle_table.empty(),
+                ledgers[key] if key in ledgers else ledger.to_frame([]),
+                now_ms=now_ms,
+                max_cases=max_cases,
+            )
+        )
+    return reports
+
+
+def _filter(series: list[Series] | None, days: list[date] | None) -> ds.Expression | None:
+    where: ds.Expression | None = None
+    if series is not None:
+        for s in series:
+            one = (ds.field("symbol") == s.symbol) & (ds.field("interval") == s.interval.value)
+            where = one if where is None else where | one
+        if where is None:  # an empty list selects nothing
+            where = ds.field("symbol") != ds.field("symbol")
+    if days is not None:
+        on = ds.field("date").isin([d.isoformat() for d in days])
+        where = on if where is None else where & on
+    return where
+
+
+def _scan(store: Store, layer: str, where: ds.Expression | None) -> dict[Key, pd.DataFrame]:
+    """Each partition's rows in stored order, without the partition columns."""
+    try:
+        dataset = store.dataset(layer)
+    except FileNotFoundError:
+        return {}
+    table = dataset.to_table(filter=where)
+    if table.num_rows == 0:
+        return {}
+    keys = pc.binary_join_element_wise(*(table[c] for c in PARTITION_COLUMNS), "|")
+    encoded = keys.combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy()
+    names = encoded.dictionary.to_pylist()
+    frame: pd.DataFrame = table.drop_columns(list(PARTITION_COLUMNS)).to_pandas()
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(codes)) + 1))
+    if len(starts) == len(names):  # one file per partition, read in one piece each: slice
+        ends = np.concatenate((starts[1:], [len(codes)]))
+        pieces = {int(codes[a]): frame.iloc[a:b] for a, b in zip(starts, ends, strict=True)}
+    else:  # rows of partitions interleaved: gather each one's rows, in order
+        pieces = {code: frame.iloc[np.flatnonzero(codes == code)] for code in range(len(names))}
+    return {_key(names[code]): rows.reset_index(drop=True) for code, rows in pieces.items()}
+
+
+def _key(name: str) -> Key:
+    symbol, interval, day = name.split("|")
+    return symbol, interval, day
+
+
+def _order(key: Key) -> tuple[str, int, str]:
+    symbol, interval, day = key
+    return symbol, Interval.parse(interval).ms, day
