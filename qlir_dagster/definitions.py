@@ -7,7 +7,7 @@ from qlir_dagster.assets.klines import build_klines
 from qlir_dagster.assets.studies import STUDY_IO_MANAGER, build_study_assets
 from qlir_dagster.config import Settings
 from qlir_dagster.io_managers import StudyIOManager
-from qlir_dagster.jobs import build_schedules, klines_job, studies_job
+from qlir_dagster.jobs import build_schedules, klines_checks, klines_job, studies_job
 from qlir_dagster.partitions import klines_partitions, series_partitions
 from qlir_dagster.resources import BinanceResource, StorageResource
 
@@ -19,7 +19,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     studies = build_study_assets(series, klines)
     return dg.Definitions(
         assets=[klines, *studies],
-        jobs=[klines_job, studies_job],
+        jobs=[klines_job, studies_job, klines_checks],
         schedules=build_schedules(settings),
         sensors=[
             dg.AutomationConditionSensorDefinition(

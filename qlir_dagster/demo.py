@@ -4,12 +4,14 @@ what was stored."""
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -18,6 +20,8 @@ from qlir_dagster.definitions import build_defs
 from qlir_dagster.partitions import partition_key
 
 SERIES = "BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1h"
+# The console shows warnings and errors only; the full log of each run is in the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @contextmanager
@@ -40,6 +44,22 @@ def local_exchange(symbols: str, intervals: str, start: date, days: int) -> Iter
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _outcome(result: dg.ExecuteInProcessResult) -> str:
+    return f"{result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}"
+
+
+def _instance() -> dg.DagsterInstance:
+    """The instance in DAGSTER_HOME, or in ./.dagster_home (as scripts/demo sets it), so the
+    demo's runs show up in `dagster dev` afterwards."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = Path(".dagster_home").resolve()
+        home.mkdir(exist_ok=True)
+        if not (home / "dagster.yaml").exists() and Path("dagster.yaml").exists():
+            shutil.copy("dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,18 +89,24 @@ def main(argv: list[str] | None = None) -> int:
         }
         settings = config.load({**os.environ, **env})
         defs = build_defs(settings)
-        job = defs.resolve_implicit_global_asset_job_def()
-        instance = dg.DagsterInstance.get()
+        klines_job, studies_job = (
+            defs.resolve_job_def("klines_job"),
+            defs.resolve_job_def("studies_job"),
+        )
+        instance = _instance()
         for series in settings.series:
             tags = {
                 "dagster/asset_partition_range_start": partition_key(series, first),
                 "dagster/asset_partition_range_end": partition_key(series, today),
             }
-            result = job.execute_in_process(instance=instance, tags=tags)
-            print(
-                f"{series}: ranged run {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}"
+            klines = klines_job.execute_in_process(
+                run_config=QUIET, instance=instance, tags=tags, raise_on_error=False
             )
-            if not result.success:
+            studies = studies_job.execute_in_process(
+                run_config=QUIET, instance=instance, partition_key=series.key, raise_on_error=False
+            )
+            print(f"{series}: klines run {_outcome(klines)}, studies run {_outcome(studies)}")
+            if not (klines.success and studies.success):
                 return 1
 
     store = defs.resources["storage"].store()  # type: ignore[union-attr]

@@ -9,6 +9,10 @@ from qlir_dagster.partitions import partition_key
 
 klines_job = dg.define_asset_job("klines_job", selection=dg.AssetSelection.assets("klines"))
 studies_job = dg.define_asset_job("studies_job", selection=dg.AssetSelection.groups("studies"))
+# Re-validates what is stored, fetching nothing: `dagster job execute -j klines_checks` in CI.
+klines_checks = dg.define_asset_job(
+    "klines_checks", selection=dg.AssetSelection.checks_for_assets("klines")
+)
 
 
 def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:

@@ -31,5 +31,10 @@ class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     root: str
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A missing bucket, bad credentials or a dead endpoint fail the run here, in seconds,
+        # before anything is downloaded.
+        self.store().check()
+
     def store(self) -> Store:
         return Store(self.root)

@@ -30,3 +30,8 @@ def mirror_days(mirror: Path) -> list[tuple[str, str]]:
         symbol, interval, *ymd = z.stem.split("-")
         out.append((f"{symbol}-{interval}", "-".join(ymd)))
     return out
+
+
+def files_under(path: Path) -> list[Path]:
+    """Every file below `path` (none if it does not exist)."""
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []

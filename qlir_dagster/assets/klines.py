@@ -1,5 +1,9 @@
-"""The `klines` asset: one partition per series × day, fetched and stored by the asset itself,
-so ranged (single-run) backfills write each partition's own files."""
+"""The `klines` asset: one partition per series × day, fetched, validated and stored by the
+asset itself, so ranged (single-run) backfills write each partition's own files.
+
+Run with its checks only (the `klines_checks` job), it fetches nothing and re-validates what is
+stored instead.
+"""
 
 import time
 from datetime import UTC, datetime
@@ -9,64 +13,126 @@ import dagster as dg
 from qlir_core.errors import QlirError
 from qlir_core.ingest import fetch_partition
 from qlir_core.manifest import SliceStatus
-from qlir_core.storage import PartitionData
-from qlir_dagster.partitions import split_key
+from qlir_core.storage import PartitionData, Store
+from qlir_core.validation import PartitionReport, validate_partition, validate_store
+from qlir_dagster import checks
+from qlir_dagster.partitions import partition_key, split_key
 from qlir_dagster.resources import BinanceResource, StorageResource
 
 BINANCE_POOL = "binance_api"
 
 
 def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+    @dg.multi_asset(
         name="klines",
+        specs=[
+            dg.AssetSpec(
+                checks.KLINES,
+                description="Binance spot candles, one partition per series × UTC day "
+                "(today's is partial until the day closes).",
+                group_name="binance",
+                kinds={"parquet"},
+            )
+        ],
+        check_specs=checks.specs(),
+        can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=BINANCE_POOL,
-        group_name="binance",
-        kinds={"parquet"},
     )
     def klines(
         context: dg.AssetExecutionContext, binance: BinanceResource, storage: StorageResource
-    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        """Binance spot candles, one partition per series × UTC day (today's is partial)."""
+    ):  # type: ignore[no-untyped-def]
         store = storage.store()
-        failures: dict[str, str] = {}
+        if checks.KLINES not in context.selected_asset_keys:
+            yield from _checks_only(context, store)
+            return
+        reports: list[tuple[str, PartitionReport]] = []
+        refused: dict[str, str] = {}
         with binance.sources() as sources:
             for key in sorted(context.partition_keys):
                 series, day = split_key(key)
                 started = time.perf_counter()
-                now_ms = int(datetime.now(UTC).timestamp() * 1000)
+                now_ms = _now_ms()
                 try:
                     part = fetch_partition(series, day, sources, now_ms=now_ms, log=context.log)
                 except QlirError as e:
-                    context.log.error(f"{key}: not stored: {e}")
-                    failures[key] = str(e)
+                    refused[key] = str(e)
+                    yield _not_stored(context, key, refused[key])
+                    continue
+                report = validate_partition(series, day, part.candles, part.manifest, now_ms=now_ms)
+                checks.log_findings(context.log, report)
+                reports.append((key, report))
+                for evaluation in checks.evaluations(key, report):
+                    context.log_event(evaluation)
+                if not report.passed():
+                    rules = ", ".join(f.rule.value for f in report.errors)
+                    refused[key] = f"failed validation ({rules}); what was stored before is kept"
+                    yield _not_stored(context, key, refused[key])
                     continue
                 store.publish(part)
                 context.add_asset_metadata(
-                    _metadata(part, time.perf_counter() - started), partition_key=key
+                    _metadata(part, report, time.perf_counter() - started), partition_key=key
                 )
                 context.log.info(
                     f"{key}: stored {len(part.candles)} candles from {len(part.manifest)} requests"
                 )
-        if failures:
-            listed = "\n".join(f"  {k}: {v}" for k, v in failures.items())
+        if refused:
+            listed = "\n".join(f"  {k}: {v}" for k, v in refused.items())
             raise dg.Failure(
-                description=f"{len(failures)} of {len(context.partition_keys)} partitions "
-                f"were not stored (what was stored before is unchanged):\n{listed}",
+                description=f"{len(refused)} of {len(context.partition_keys)} partitions "
+                f"were not stored:\n{listed}",
                 allow_retries=False,
             )
-        return dg.MaterializeResult()
+        yield dg.MaterializeResult(asset_key=checks.KLINES, check_results=checks.results(reports))
 
     return klines
 
 
-def _metadata(part: PartitionData, seconds: float) -> dict[str, object]:
+def _checks_only(context: dg.AssetExecutionContext, store: Store):  # type: ignore[no-untyped-def]
+    """Re-validate stored partitions: the run's partitions, or every stored one."""
+    if context.has_partition_key or context.has_partition_key_range:
+        by_series: dict = {}
+        for key in context.partition_keys:
+            series, day = split_key(key)
+            by_series.setdefault(series, []).append(day)
+        reports = [
+            r
+            for series, days in by_series.items()
+            for r in validate_store(store, now_ms=_now_ms(), series=[series], days=days)
+        ]
+    else:
+        reports = validate_store(store, now_ms=_now_ms())
+    keyed = [(partition_key(r.series, r.day), r) for r in reports]
+    context.log.info(f"re-validated {len(keyed)} stored partitions")
+    for key, report in keyed:
+        checks.log_findings(context.log, report)
+        for evaluation in checks.evaluations(key, report):
+            context.log_event(evaluation)
+    yield from checks.results(keyed)
+
+
+def _not_stored(context: dg.AssetExecutionContext, key: str, reason: str) -> dg.AssetObservation:
+    """Record on the partition why it was not stored (this also flushes its check results)."""
+    context.log.error(f"{key}: not stored: {reason}")
+    return dg.AssetObservation(
+        asset_key=checks.KLINES, partition=key, metadata={"not_stored": reason}
+    )
+
+
+def _metadata(
+    part: PartitionData, report: PartitionReport, seconds: float
+) -> dict[str, dg.MetadataValue]:
     partial = any(r.status is SliceStatus.PARTIAL for r in part.manifest)
-    return {
-        "dagster/row_count": len(part.candles),
-        "requests": len(part.manifest),
-        "source": part.manifest[-1].source.value if part.manifest else "none",
-        "partial": partial,
-        "seconds": round(seconds, 3),
+    return checks.partition_metadata(report) | {
+        "requests": dg.MetadataValue.int(len(part.manifest)),
+        "source": dg.MetadataValue.text(
+            part.manifest[-1].source.value if part.manifest else "none"
+        ),
+        "partial": dg.MetadataValue.bool(partial),
+        "seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)

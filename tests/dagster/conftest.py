@@ -32,8 +32,15 @@ def run_range(defs: dg.Definitions, first: str, last: str) -> dg.ExecuteInProces
     )
 
 
-def run_one(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
+def run_one(
+    defs: dg.Definitions, key: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def("klines_job")
     return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), partition_key=key, raise_on_error=False
+        instance=instance or dg.DagsterInstance.ephemeral(), partition_key=key, raise_on_error=False
     )
+
+
+def run_log(instance: dg.DagsterInstance, run_id: str, level: int) -> list[str]:
+    """The messages the run logged at `level`, as the UI's run log shows them."""
+    return [e.user_message for e in instance.all_logs(run_id) if e.level == level]

@@ -12,7 +12,7 @@ from qlir_core import candles
 from qlir_core.manifest import SliceStatus, Source
 from qlir_core.series import Series
 from qlir_core.storage import Store
-from tests.conftest import SHARED_DATA, mirror_days
+from tests.conftest import SHARED_DATA, files_under, mirror_days
 from tests.dagster.conftest import run_one, run_range
 
 MIRROR_DAYS = mirror_days(SHARED_DATA / "mirror") if SHARED_DATA.is_dir() else []
@@ -86,4 +86,4 @@ def test_a_checksum_mismatch_fails_and_writes_nothing(mirror, make_defs, tmp_pat
     assert not result.success
     failure = result.failure_data_for_node("klines").error.message
     assert "sha256" in failure and "CHECKSUM" in failure and "2022-09-07|BTCUSDT-1h" in failure
-    assert not (tmp_path / "data").exists()
+    assert files_under(tmp_path / "data") == []

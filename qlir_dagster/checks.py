@@ -1,0 +1,155 @@
+"""The asset checks on `klines`, built on the validation reports of qlir_core.
+
+Each check groups some of the validation rules. A failed check is ERROR when any of its ERROR
+rules found something (corruption), WARN when only WARN rules did (the exchange's own gaps and
+truncated bars). Every run records one evaluation per partition (named by its partition key)
+and one summary for the run, whose metadata names the partitions with findings.
+"""
+
+from collections.abc import Iterable, Sequence
+
+import dagster as dg
+import pandas as pd
+
+from qlir_core.validation import PartitionReport, Rule, Severity
+
+KLINES = dg.AssetKey("klines")
+TABLE_ROWS = 20  # failure cases and gap runs shown per result
+
+CHECKS: dict[str, tuple[str, tuple[Rule, ...]]] = {
+    "slice_parse": (
+        "Every manifest row's slice key and URL parse, agree with each other and the partition, "
+        "start on an interval boundary, and the slice id is the hash of the key.",
+        (Rule.MANIFEST_COLUMNS, Rule.SLICE_KEY, Rule.SLICE_URL, Rule.SLICE_AGREES,
+         Rule.SLICE_ALIGNED, Rule.SLICE_ID),
+    ),
+    "slice_spacing": (
+        "The day's slices start at 00:00 UTC, are spaced interval × limit and cover the day.",
+        (Rule.SLICE_SPACING, Rule.SLICES_PENDING, Rule.SLICE_CANDLES),
+    ),
+    "candle_schema": (
+        "Strict columns and dtypes, OHLC order, non-negative volumes, taker ≤ volume, candles "
+        "inside their day and final, close = open + interval − 1 (truncated halt bars: WARN).",
+        (Rule.CANDLE_COLUMNS, Rule.OHLC_ORDER, Rule.NON_NEGATIVE, Rule.TAKER_VOLUME,
+         Rule.INSIDE_DAY, Rule.CANDLE_FINAL, Rule.CLOSE_TIME, Rule.CLOSE_OFF_BY_ONE,
+         Rule.TRUNCATED_BAR),
+    ),
+    "candle_spacing": (
+        "Open times one interval apart: no duplicates, none misaligned, in order.",
+        (Rule.OPEN_ORDER, Rule.DUPLICATE_OPEN, Rule.MISALIGNED_OPEN),
+    ),
+    "completeness": (
+        "Rows against the expected count; gaps the exchange has (WARN) told apart from gaps the "
+        "fetch caused (ERROR).",
+        (Rule.EXCHANGE_GAP, Rule.FETCH_GAP, Rule.CANDLES_PENDING),
+    ),
+}  # fmt: skip
+
+
+def specs() -> list[dg.AssetCheckSpec]:
+    # Blocking: an ERROR fails the run, so CI and downstream steps see it.
+    return [
+        dg.AssetCheckSpec(name, asset=KLINES, description=text, blocking=True)
+        for name, (text, _) in CHECKS.items()
+    ]
+
+
+def evaluations(key: str, report: PartitionReport) -> list[dg.AssetCheckEvaluation]:
+    """One evaluation per check for one partition."""
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=KLINES,
+            check_name=name,
+            partition=key,
+            **_outcome([report], rules),  # type: ignore[arg-type]
+        )
+        for name, (_, rules) in CHECKS.items()
+    ]
+
+
+def results(keyed: Sequence[tuple[str, PartitionReport]]) -> list[dg.AssetCheckResult]:
+    """One result per check for a whole run, naming the partitions with findings."""
+    out = []
+    for name, (_, rules) in CHECKS.items():
+        outcome = _outcome([r for _, r in keyed], rules)
+        flagged = [k for k, r in keyed if any(_found(r, rule) for rule in rules)]
+        metadata = outcome.pop("metadata") | {
+            "partitions_checked": dg.MetadataValue.int(len(keyed)),
+            "partitions_with_findings": dg.MetadataValue.json(flagged[:100]),
+        }
+        out.append(
+            dg.AssetCheckResult(asset_key=KLINES, check_name=name, metadata=metadata, **outcome)
+        )
+    return out
+
+
+def log_findings(log: dg.DagsterLogManager, report: PartitionReport) -> None:
+    """Every violation as one structured line: severity, rule, partition, count, first case."""
+    for finding in report.violations:
+        if finding.severity is Severity.INFO:
+            log.info(finding.message())
+        else:
+            log.warning(finding.message())
+
+
+def partition_metadata(report: PartitionReport) -> dict[str, dg.MetadataValue]:
+    """The numbers the UI plots across partitions."""
+    s = report.summary
+    return {
+        "dagster/row_count": dg.MetadataValue.int(s.rows),
+        "expected_rows": dg.MetadataValue.int(s.expected_rows),
+        "missing_candles": dg.MetadataValue.int(s.missing),
+        "missing_exchange": dg.MetadataValue.int(s.missing_exchange),
+        "missing_fetch": dg.MetadataValue.int(s.missing_fetch),
+        "gap_runs": dg.MetadataValue.int(s.gap_runs),
+        "violations_error": dg.MetadataValue.int(s.errors),
+        "violations_warn": dg.MetadataValue.int(s.warnings),
+    }
+
+
+def _found(report: PartitionReport, rule: Rule) -> bool:
+    finding = report.finding(rule)
+    return finding is not None and finding.count > 0 and finding.severity is not Severity.INFO
+
+
+def _outcome(reports: Iterable[PartitionReport], rules: Sequence[Rule]) -> dict[str, object]:
+    reports = list(reports)
+    counts = {rule.value: 0 for rule in rules}
+    worst: Severity | None = None
+    for report in reports:
+        for rule in rules:
+            finding = report.finding(rule)
+            if finding is None or not finding.count:
+                continue
+            counts[rule.value] += finding.count
+            if finding.severity is not Severity.INFO and (
+                worst is None or finding.severity.rank > worst.rank
+            ):
+                worst = finding.severity
+    cases = pd.concat([r.failure_cases for r in reports], ignore_index=True)
+    cases = cases[cases["rule"].isin(list(counts))]
+    metadata: dict[str, dg.MetadataValue] = {"violations_per_rule": dg.MetadataValue.json(counts)}
+    if len(cases):
+        metadata["failure_cases"] = _table(cases.head(TABLE_ROWS))
+    if Rule.EXCHANGE_GAP in rules:
+        gaps = pd.concat([r.gaps for r in reports], ignore_index=True)
+        metadata["gap_runs"] = dg.MetadataValue.int(len(gaps))
+        if len(gaps):
+            metadata["gaps"] = _table(gaps.head(TABLE_ROWS))
+    severity = (
+        dg.AssetCheckSeverity.ERROR if worst is Severity.ERROR else dg.AssetCheckSeverity.WARN
+    )
+    return {
+        "passed": worst is None,
+        "severity": severity,
+        "description": "; ".join(f"{k}: {v}" for k, v in counts.items() if v) or "no findings",
+        "metadata": metadata,
+    }
+
+
+def _table(frame: pd.DataFrame) -> dg.TableMetadataValue:
+    text = frame.astype("string").fillna("")
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(row) for row in text.to_dict("records")],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in text.columns]),
+    )

@@ -1,0 +1,144 @@
+"""The asset checks end to end: qlir-sim serves a day with a flaw; the check results, their
+severities and tables, the run log and the partition metadata each show it."""
+
+import logging
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from qlir_core import manifest
+from qlir_core.series import Series
+from qlir_core.storage import Store, table_bytes, write_atomic
+from qlir_sim import Synthetic, serve
+from tests.dagster.conftest import run_log, run_one
+
+BTC = Series.parse("BTCUSDT-1m")
+DAY = date(2024, 1, 2)
+KEY = "2024-01-02|BTCUSDT-1m"
+
+
+def market(**quirks) -> Synthetic:
+    return Synthetic(["BTCUSDT"], ["1m"], date(2024, 1, 1), days=3, seed=11, **quirks)
+
+
+def env(url: str, source: str) -> dict[str, str]:
+    return {
+        "QLIR_SERIES": "BTCUSDT-1m",
+        "QLIR_START_DATE": "2024-01-01",
+        "QLIR_SOURCE": source,
+        "QLIR_BINANCE_REST_URL": url,
+        "QLIR_BINANCE_ARCHIVE_URL": url,
+    }
+
+
+def evaluations(result, partition=KEY) -> dict[str, dg.AssetCheckEvaluation]:
+    return {
+        e.check_name: e for e in result.get_asset_check_evaluations() if e.partition == partition
+    }
+
+
+@pytest.mark.parametrize("source", ["archive", "rest"])
+def test_an_exchange_halt_is_a_warning_and_the_day_is_stored(make_defs, tmp_path, source):
+    with serve(market(halts=["2024-01-02T12:40/2024-01-02T14:00"])) as url:
+        result = run_one(make_defs(**env(url, source)), KEY)
+    assert result.success
+    checks = evaluations(result)
+    assert checks["completeness"].passed is False
+    assert checks["completeness"].severity is dg.AssetCheckSeverity.WARN
+    gaps = checks["completeness"].metadata["gaps"].value.records
+    assert [
+        (g.data["first_missing"], g.data["last_missing"], g.data["count"], g.data["cause"])
+        for g in gaps
+    ] == [("2024-01-02 12:40:00+00:00", "2024-01-02 13:59:00+00:00", "80", "exchange")]
+    assert all(
+        checks[n].passed
+        for n in ("slice_parse", "slice_spacing", "candle_schema", "candle_spacing")
+    )
+    (materialization,) = result.get_asset_materialization_events()
+    meta = materialization.materialization.metadata
+    assert (
+        meta["dagster/row_count"].value,
+        meta["missing_exchange"].value,
+        meta["gap_runs"].value,
+    ) == (1360, 80, 1)
+    assert (meta["violations_error"].value, meta["violations_warn"].value) == (0, 80)
+    assert len(Store(str(tmp_path / "data")).read_candles(BTC, DAY)) == 1360
+
+
+@pytest.mark.parametrize(
+    ("corruption", "check", "rule"),
+    [
+        ("dup", "candle_spacing", "duplicate_open_time"),
+        ("misalign", "candle_spacing", "misaligned_open_time"),
+    ],
+)
+@pytest.mark.parametrize("source", ["archive", "rest"])
+def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
+    make_defs, tmp_path, source, corruption, check, rule
+):
+    with serve(market()) as url:
+        assert run_one(make_defs(**env(url, source)), KEY).success
+    stored = Store(str(tmp_path / "data")).candles_path(BTC, DAY)
+    before = stored.read_bytes()
+
+    with serve(market(corrupt_days=[f"{corruption}:BTCUSDT-1m:2024-01-02"])) as url:
+        instance = dg.DagsterInstance.ephemeral()
+        result = run_one(make_defs(**env(url, source)), KEY, instance)
+    assert not result.success
+    failed = evaluations(result)[check]
+    assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert failed.metadata["violations_per_rule"].value[rule] >= 1
+    cases = failed.metadata["failure_cases"].value.records
+    assert cases[0].data["rule"] == rule and cases[0].data["day"] == "2024-01-02"
+    assert cases[0].data["open_time"].startswith("2024-01-02 12:0")
+    error = result.failure_data_for_node("klines").error.message
+    assert KEY in error and rule in error and "kept" in error
+    assert stored.read_bytes() == before
+    warnings = run_log(instance, result.run_id, logging.WARNING)
+    assert any(f"ERROR {rule} BTCUSDT-1m 2024-01-02: 1 violation(s)" in w for w in warnings)
+
+
+def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make_defs, tmp_path):
+    with serve(market()) as url:
+        defs = make_defs(**env(url, "rest"))
+        assert run_one(defs, KEY).success
+    # The exchange is gone now: the checks-only job must not need it.
+    checks_job = defs.resolve_job_def("klines_checks")
+    clean = checks_job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert clean.success
+    assert {e.check_name for e in clean.get_asset_check_evaluations() if e.partition == KEY} == {
+        "slice_parse",
+        "slice_spacing",
+        "candle_schema",
+        "candle_spacing",
+        "completeness",
+    }
+
+    store = Store(str(tmp_path / "data"))
+    rows = store.read_manifest(BTC, DAY)
+    broken = [
+        rows[0].__class__(
+            **{**rows[0].__dict__, "url": "http://127.0.0.1/api/v3/klines?symbol=BTCUSDT"}
+        ),
+        *rows[1:],
+    ]
+    write_atomic(store.manifest_path(BTC, DAY), table_bytes(manifest.to_frame(broken)))
+    dirty = checks_job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not dirty.success
+    failed = evaluations(dirty)["slice_parse"]
+    assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    case = failed.metadata["failure_cases"].value.records[0].data
+    assert case["slice_key"] == rows[0].slice_key
+    assert case["rule"] in {"slice_url_parses", "slice_agrees"}
+    summary = next(
+        e
+        for e in dirty.get_asset_check_evaluations()
+        if e.check_name == "slice_parse" and e.partition is None
+    )
+    assert summary.metadata["partitions_with_findings"].value == [KEY]

@@ -1,0 +1,135 @@
+"""What a user does from a shell: `dagster asset materialize` against qlir-sim."""
+
+import os
+import subprocess
+import sys
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from qlir_core.series import Series
+from qlir_core.storage import Store
+from qlir_sim import Mirror, Synthetic, serve
+from tests.conftest import files_under
+from tests.dagster.test_klines_archive import archive_csv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def mirror_sim(mirror):
+    with serve(Mirror(mirror)) as url:
+        yield url
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return os.environ | {
+        "DAGSTER_HOME": str(home),
+        "QLIR_CONFIG": "/dev/null",
+        "QLIR_DATA_ROOT": str(tmp_path / "data"),
+    }
+
+
+def materialize(env, *selection: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "dagster", "asset", "materialize"]
+    command += ["-m", "qlir_dagster.definitions", "--select", "klines", *selection]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def runs_in(env) -> int:
+    history = os.path.join(env["DAGSTER_HOME"], "history", "runs")
+    return (
+        len([f for f in os.listdir(history) if f.endswith(".db")]) if os.path.isdir(history) else 0
+    )
+
+
+@pytest.mark.parametrize("source", ["archive", "rest"])
+def test_one_real_day_from_the_cli_is_the_archive_csv(
+    mirror, mirror_sim, cli_env, tmp_path, source
+):
+    env = cli_env | {
+        "QLIR_SERIES": "BTCUSDT-1m",
+        "QLIR_START_DATE": "2023-01-01",
+        "QLIR_SOURCE": source,
+        "QLIR_BINANCE_REST_URL": mirror_sim,
+        "QLIR_BINANCE_ARCHIVE_URL": mirror_sim,
+    }
+    done = materialize(env, "--partition", "2023-01-21|BTCUSDT-1m")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored = Store(str(tmp_path / "data")).read_candles(
+        Series.parse("BTCUSDT-1m"), date(2023, 1, 21)
+    )
+    pd.testing.assert_frame_equal(stored, archive_csv(mirror, "BTCUSDT-1m", "2023-01-21"))
+    manifest = Store(str(tmp_path / "data")).read_manifest(
+        Series.parse("BTCUSDT-1m"), date(2023, 1, 21)
+    )
+    assert [r.n_candles for r in manifest] == ([1440] if source == "archive" else [1000, 440])
+
+
+def test_a_range_of_30_days_by_3_series_is_one_run(cli_env, tmp_path):
+    market = Synthetic(["BTCUSDT", "ETHUSDT", "SOLUSDT"], ["1m"], date(2024, 1, 1), days=30, seed=3)
+    with serve(market) as url:
+        env = cli_env | {
+            "QLIR_SERIES": "BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1m",
+            "QLIR_START_DATE": "2024-01-01",
+            "QLIR_SOURCE": "archive",
+            "QLIR_BINANCE_REST_URL": url,
+            "QLIR_BINANCE_ARCHIVE_URL": url,
+        }
+        done = materialize(
+            env, "--partition-range", "2024-01-01|BTCUSDT-1m...2024-01-30|SOLUSDT-1m"
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("RUN_SUCCESS") == 1
+    assert runs_in(env) == 1
+    files = sorted((tmp_path / "data" / "klines").rglob("data.parquet"))
+    assert len(files) == 90
+    store = Store(str(tmp_path / "data"))
+    for key in ("BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"):
+        assert len(store.scan_candles(Series.parse(key))) == 30 * 1440
+
+
+@pytest.mark.parametrize(
+    ("env_change", "partition", "message"),
+    [
+        (
+            {"QLIR_SERIES": "BTCUSDT-7m"},
+            "2023-01-21|BTCUSDT-7m",
+            "QLIR_SERIES='BTCUSDT-7m' is invalid: series key 'BTCUSDT-7m': unknown interval '7m'",
+        ),
+        (
+            {"QLIR_SERIES": "BTCUSDT1m"},
+            "2023-01-21|BTCUSDT1m",
+            "QLIR_SERIES='BTCUSDT1m' is invalid: malformed series key",
+        ),
+        ({"QLIR_SERIES": "BTCUSDT-1m"}, "2022-12-31|BTCUSDT-1m", "2022-12-31|BTCUSDT-1m"),
+        (
+            {"QLIR_SERIES": "NOSUCHCOIN-1m", "QLIR_SOURCE": "rest"},
+            "2023-01-21|NOSUCHCOIN-1m",
+            "Binance does not list this symbol",
+        ),
+    ],
+    ids=["interval-7m", "malformed-key", "before-start-date", "unlisted-symbol"],
+)
+def test_bad_input_is_a_clear_error_and_nothing_is_written(
+    mirror_sim, cli_env, tmp_path, env_change, partition, message
+):
+    env = (
+        cli_env
+        | {
+            "QLIR_START_DATE": "2023-01-01",
+            "QLIR_BINANCE_REST_URL": mirror_sim,
+            "QLIR_BINANCE_ARCHIVE_URL": mirror_sim,
+        }
+        | env_change
+    )
+    done = materialize(env, "--partition", partition)
+    assert done.returncode != 0
+    assert message in done.stderr + done.stdout
+    assert files_under(tmp_path / "data") == []
