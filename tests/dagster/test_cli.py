@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from qlir_core.series import Series
-from qlir_core.storage import Store
+from qlir_core.storage import Store, table_bytes, write_atomic
 from qlir_sim import Mirror, Synthetic, serve
 from tests.conftest import files_under
 from tests.dagster.test_klines_archive import archive_csv
@@ -43,10 +43,9 @@ def materialize(env, *selection: str) -> subprocess.CompletedProcess[str]:
 
 
 def runs_in(env) -> int:
-    history = os.path.join(env["DAGSTER_HOME"], "history", "runs")
-    return (
-        len([f for f in os.listdir(history) if f.endswith(".db")]) if os.path.isdir(history) else 0
-    )
+    """Runs recorded in the instance under DAGSTER_HOME."""
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        return len(instance.get_runs())
 
 
 @pytest.mark.parametrize("source", ["archive", "rest"])
@@ -133,3 +132,27 @@ def test_bad_input_is_a_clear_error_and_nothing_is_written(
     assert done.returncode != 0
     assert message in done.stderr + done.stdout
     assert files_under(tmp_path / "data") == []
+
+
+def test_the_checks_job_from_the_cli_exits_non_zero_on_an_error(mirror, cli_env, tmp_path):
+    env = cli_env | {
+        "QLIR_SERIES": "ETHUSDT-1m",
+        "QLIR_START_DATE": "2022-08-01",
+        "QLIR_SOURCE": "archive",
+        "QLIR_BINANCE_ARCHIVE_URL": str(mirror),
+    }
+    assert materialize(env, "--partition", "2022-08-14|ETHUSDT-1m").returncode == 0
+    command = [sys.executable, "-m", "dagster", "job", "execute"]
+    command += ["-m", "qlir_dagster.definitions", "-j", "klines_checks"]
+    clean = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+
+    # a duplicated candle slipped into the stored table
+    store = Store(str(tmp_path / "data"))
+    eth, day = Series.parse("ETHUSDT-1m"), date(2022, 8, 14)
+    table = store.read_candles(eth, day)
+    doubled = pd.concat([table.iloc[:10], table.iloc[9:]], ignore_index=True)
+    write_atomic(store.candles_path(eth, day), table_bytes(doubled))
+    dirty = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert dirty.returncode != 0
+    assert "duplicate_open_time" in dirty.stderr + dirty.stdout
