@@ -3,7 +3,7 @@
 Definitions and worked examples: docs/STUDIES.md. No Dagster here; the assets call these.
 """
 
-from qlir_core.studies import builtin as _builtin  # registers the built-in studies
+from qlir_core.studies import builtin  # noqa: F401  (registers the built-in studies)
 from qlir_core.studies.band_touch import BandTouchStudy, Label, band_touch_study
 from qlir_core.studies.registry import Study, StudyResult, registered, study
 from qlir_core.studies.sma import Direction, SmaStudy, sma_study

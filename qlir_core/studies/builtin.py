@@ -26,7 +26,7 @@ def sma_trend_legs(
     price: str = "open",
     flat_tol: float = 1e-9,
 ) -> StudyResult:
-    """SMA trend legs: how long they last, and how likely a leg that has lasted N candles goes on."""
+    """SMA trend legs: how long they last, and how likely a leg that has lasted N bars goes on."""
     if price not in PRICE_COLUMNS:
         raise ValueError(f"price must be one of {', '.join(PRICE_COLUMNS)}, got {price!r}")
     result = sma_study(

@@ -5,7 +5,6 @@ import logging
 from datetime import date
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from qlir_core import manifest
@@ -91,10 +90,13 @@ def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
     assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert failed.metadata["violations_per_rule"].value[rule] >= 1
     cases = failed.metadata["failure_cases"].value.records
-    assert cases[0].data["rule"] == rule and cases[0].data["day"] == "2024-01-02"
+    assert cases[0].data["rule"] == rule
+    assert cases[0].data["day"] == "2024-01-02"
     assert cases[0].data["open_time"].startswith("2024-01-02 12:0")
     error = result.failure_data_for_node("klines").error.message
-    assert KEY in error and rule in error and "kept" in error
+    assert KEY in error
+    assert rule in error
+    assert "kept" in error
     assert stored.read_bytes() == before
     warnings = run_log(instance, result.run_id, logging.WARNING)
     assert any(f"ERROR {rule} BTCUSDT-1m 2024-01-02: 1 violation(s)" in w for w in warnings)

@@ -64,7 +64,8 @@ def test_a_range_is_one_run_writing_each_partition(mirror, make_defs, tmp_path):
     store = Store(str(tmp_path / "data"))
     assert store.stored_days(Series.parse("ETHUSDT-1m")) == [date(2022, 8, 14), date(2022, 8, 15)]
     rows = store.scan_candles(Series.parse("ETHUSDT-1m"))
-    assert len(rows) == 2880 and rows["open_time"].is_monotonic_increasing
+    assert len(rows) == 2880
+    assert rows["open_time"].is_monotonic_increasing
 
 
 def test_a_checksum_mismatch_fails_and_writes_nothing(mirror, make_defs, tmp_path):
@@ -85,5 +86,7 @@ def test_a_checksum_mismatch_fails_and_writes_nothing(mirror, make_defs, tmp_pat
     result = run_one(defs, "2022-09-07|BTCUSDT-1h")
     assert not result.success
     failure = result.failure_data_for_node("klines").error.message
-    assert "sha256" in failure and "CHECKSUM" in failure and "2022-09-07|BTCUSDT-1h" in failure
+    assert "sha256" in failure
+    assert "CHECKSUM" in failure
+    assert "2022-09-07|BTCUSDT-1h" in failure
     assert files_under(tmp_path / "data") == []
