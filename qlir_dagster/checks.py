@@ -2,8 +2,8 @@
 
 Each check groups some of the validation rules. A failed check is ERROR when any of its ERROR
 rules found something (corruption), WARN when only WARN rules did (the exchange's own gaps and
-truncated bars). Every run records one evaluation per partition (named by its partition key)
-and one summary for the run, whose metadata names the partitions with findings.
+truncated bars). Every run records one summary per check, whose metadata names the partitions
+with findings, and one evaluation per partition where the check found something.
 """
 
 from collections.abc import Iterable, Sequence
@@ -55,7 +55,9 @@ def specs() -> list[dg.AssetCheckSpec]:
 
 
 def evaluations(key: str, report: PartitionReport) -> list[dg.AssetCheckEvaluation]:
-    """One evaluation per check for one partition."""
+    """One evaluation, named by the partition, per check that found something in it. Passing
+    checks are covered by the run's summary; recording only findings keeps a check's latest
+    status in the UI the worst of a ranged run."""
     return [
         dg.AssetCheckEvaluation(
             asset_key=KLINES,
@@ -64,6 +66,7 @@ def evaluations(key: str, report: PartitionReport) -> list[dg.AssetCheckEvaluati
             **_outcome([report], rules),  # type: ignore[arg-type]
         )
         for name, (_, rules) in CHECKS.items()
+        if any(_found(report, rule) for rule in rules)
     ]
 
 

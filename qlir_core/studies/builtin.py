@@ -49,9 +49,7 @@ def sma_trend_legs(
         summary=result.summary,
         headline=headline,
         charts={
-            "survival": charts.sma_survival_png(
-                result.survival, title=f"{series.key} SMA leg survival"
-            )
+            "survival": charts.sma_survival_png(result.survival),
         },
     )
 
@@ -105,9 +103,7 @@ def band_touches(
         summary=summary,
         headline=headline,
         charts={
-            "label_shares": charts.band_shares_png(
-                result.labels, title=f"{series.key} label shares"
-            ),
-            "per_day": charts.band_daily_png(result.daily, title=f"{series.key} labels per day"),
+            "label_shares": charts.band_shares_png(result.labels),
+            "per_day": charts.band_daily_png(result.daily),
         },
     )

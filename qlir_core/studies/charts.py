@@ -24,7 +24,8 @@ _DPI = 100
 def sma_survival_png(survival: pd.DataFrame, *, title: str = "SMA leg survival") -> bytes:
     """S(N) of up and down legs, one panel per window, log y (S = 0 is off the scale)."""
     windows = sorted(survival["window"].unique().tolist()) or [None]
-    fig = Figure(figsize=(4.2 * len(windows), 3.6), dpi=_DPI, layout="constrained")
+    # At most ~10 inches wide, so the Dagster UI shows the chart without scrolling.
+    fig = Figure(figsize=(min(9.6, 3.6 * len(windows)), 3.6), dpi=_DPI, layout="constrained")
     axes = fig.subplots(1, len(windows), squeeze=False)[0]
     for ax, window in zip(axes, windows, strict=True):
         rows = survival[survival["window"] == window]

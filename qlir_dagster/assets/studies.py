@@ -70,7 +70,7 @@ def _study_asset(
             "compute_seconds": dg.MetadataValue.float(round(compute_s, 3)),
             "summary": dg.MetadataValue.md(result.summary.to_markdown(index=False)),
         }
-        metadata |= {k: dg.MetadataValue.float(v) for k, v in result.headline.items()}
+        metadata |= {k: dg.MetadataValue.float(round(v, 6)) for k, v in result.headline.items()}
         for name, png in result.charts.items():
             encoded = base64.b64encode(png).decode()
             metadata[f"chart_{name}"] = dg.MetadataValue.md(

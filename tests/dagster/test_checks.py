@@ -51,10 +51,17 @@ def test_an_exchange_halt_is_a_warning_and_the_day_is_stored(make_defs, tmp_path
         (g.data["first_missing"], g.data["last_missing"], g.data["count"], g.data["cause"])
         for g in gaps
     ] == [("2024-01-02 12:40:00+00:00", "2024-01-02 13:59:00+00:00", "80", "exchange")]
-    assert all(
-        checks[n].passed
-        for n in ("slice_parse", "slice_spacing", "candle_schema", "candle_spacing")
-    )
+    # only the check with a finding is recorded on the partition; the run's summary has all five
+    assert set(checks) == {"completeness"}
+    summary = evaluations(result, partition=None)
+    assert {n: e.passed for n, e in summary.items()} == {
+        "slice_parse": True,
+        "slice_spacing": True,
+        "candle_schema": True,
+        "candle_spacing": True,
+        "completeness": False,
+    }
+    assert summary["completeness"].metadata["partitions_with_findings"].value == [KEY]
     (materialization,) = result.get_asset_materialization_events()
     meta = materialization.materialization.metadata
     assert (
@@ -112,13 +119,13 @@ def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
     assert clean.success
-    assert {e.check_name for e in clean.get_asset_check_evaluations() if e.partition == KEY} == {
-        "slice_parse",
-        "slice_spacing",
-        "candle_schema",
-        "candle_spacing",
-        "completeness",
-    }
+    assert evaluations(clean) == {}
+    summary = evaluations(clean, partition=None)
+    assert sorted(summary) == sorted(
+        ["slice_parse", "slice_spacing", "candle_schema", "candle_spacing", "completeness"]
+    )
+    assert all(e.passed for e in summary.values())
+    assert summary["completeness"].metadata["partitions_checked"].value == 1
 
     store = Store(str(tmp_path / "data"))
     rows = store.read_manifest(BTC, DAY)
