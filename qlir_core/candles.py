@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlir_core.errors import MalformedData
+from qlir_core.errors import Malformation, MalformedData
 
 TIME_COLUMNS = ("open_time", "close_time")
 FLOAT_COLUMNS = (
@@ -52,10 +52,18 @@ def empty() -> pd.DataFrame:
 
 
 def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
-    """Candles from an archive CSV: header-less spot files; a header line is tolerated."""
+    """Candles from an archive CSV: header-less spot files; a header line is tolerated.
+    Every line must carry all 12 fields: a file cut short mid-line is malformed, even where the
+    cut leaves the first 11 fields parseable."""
     text = data.decode("ascii", errors="replace")
     first = text.lstrip()[:1]
     skip = 1 if first and not first.isdigit() else 0
+    last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
+    if last and (last.count(",") < len(_RAW_FIELDS) - 1 or last.endswith(",")):
+        raise MalformedData(
+            f"{source}: the last line has fewer than 12 fields (the file is cut short?)",
+            Malformation.TRUNCATED_CSV,
+        )
     try:
         raw = pd.read_csv(
             io.StringIO(text),
@@ -63,15 +71,17 @@ def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
             skiprows=skip,
             names=list(_RAW_FIELDS),
             dtype={"open_time": "int64", "close_time": "int64", "trades": "int64"}
-            | {c: "float64" for c in FLOAT_COLUMNS},
-            usecols=list(COLUMNS),
+            | {c: "float64" for c in FLOAT_COLUMNS}
+            | {"ignore": "string"},
             on_bad_lines="error",
             engine="c",
         )
     except (ValueError, pd.errors.ParserError) as e:
-        raise MalformedData(f"{source}: not a kline CSV ({e})") from e
+        raise MalformedData(f"{source}: not a kline CSV ({e})", Malformation.BAD_CSV) from e
     if raw.isna().any().any():
-        raise MalformedData(f"{source}: missing fields (a line cut short?)")
+        raise MalformedData(
+            f"{source}: missing fields (a line cut short?)", Malformation.TRUNCATED_CSV
+        )
     return _typed(raw)
 
 
@@ -80,14 +90,27 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
     try:
         rows = json.loads(data) if isinstance(data, bytes | bytearray) else data
     except json.JSONDecodeError as e:
-        raise MalformedData(f"{source}: body is not JSON ({e.msg} at {e.pos})") from e
+        # An array that ends before it closes was cut short on the way; anything else is not
+        # klines at all (a proxy's HTML page, say).
+        body = bytes(data) if isinstance(data, bytes | bytearray) else b""
+        ends_early = e.pos >= len(body.rstrip()) or not body.rstrip().endswith(b"]")
+        cut = body.lstrip().startswith(b"[") and ends_early
+        kind = Malformation.TRUNCATED_BODY if cut else Malformation.NOT_KLINES
+        what = f"cut short at {len(body)} bytes" if cut else f"{e.msg} at {e.pos}"
+        raise MalformedData(f"{source}: body is not JSON ({what})", kind) from e
     if not isinstance(rows, list):
-        raise MalformedData(f"{source}: expected a JSON array of klines, got {type(rows).__name__}")
+        raise MalformedData(
+            f"{source}: expected a JSON array of klines, got {type(rows).__name__}",
+            Malformation.NOT_KLINES,
+        )
     if not rows:
         return empty()
     bad = next((i for i, r in enumerate(rows) if not isinstance(r, list) or len(r) != 12), None)
     if bad is not None:
-        raise MalformedData(f"{source}: kline #{bad} does not have 12 fields: {rows[bad]!r:.120}")
+        raise MalformedData(
+            f"{source}: kline #{bad} does not have 12 fields: {rows[bad]!r:.120}",
+            Malformation.FIELD_COUNT,
+        )
     frame = pd.DataFrame(rows, columns=list(_RAW_FIELDS)).drop(columns="ignore")
     try:
         for c in ("open_time", "close_time", "trades"):
@@ -95,7 +118,7 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
         for c in FLOAT_COLUMNS:
             frame[c] = pd.to_numeric(frame[c], errors="raise").astype("float64")
     except (ValueError, TypeError) as e:
-        raise MalformedData(f"{source}: non-numeric field ({e})") from e
+        raise MalformedData(f"{source}: non-numeric field ({e})", Malformation.NON_NUMERIC) from e
     return _typed(frame)
 
 

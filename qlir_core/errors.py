@@ -13,11 +13,15 @@ QlirError
     ├── RequestRejected       any other 4xx, with Binance's code and message
     ├── IpBanned              HTTP 418: stop fetching until the ban ends
     ├── ChecksumMismatch      an archive zip whose sha256 differs from its CHECKSUM
-    ├── MalformedData         a body that does not parse as klines
+    ├── MalformedData         a payload that is not a clean page of klines; its `kind` (a
+    │                         Malformation) names what is wrong and is the manifest's reason.
+    │                         Whether asking again may help is the caller's policy (ingest.py)
     └── OutOfRange            a day outside the configured partitions
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 
 class QlirError(Exception):
@@ -89,8 +93,28 @@ class ChecksumMismatch(OperationalError):
     """An archive file whose sha256 is not the one its CHECKSUM names."""
 
 
+class Malformation(Enum):
+    """What is wrong with a payload. The value is the manifest's reason for the attempt."""
+
+    TRUNCATED_BODY = "truncated_body"  # a REST body cut short: an array that never closes
+    NOT_KLINES = "not_klines"  # not JSON, or JSON that is not an array of klines
+    FIELD_COUNT = "bad_field_count"  # a kline without exactly 12 fields
+    NON_NUMERIC = "non_numeric_field"  # a number field that is not a number
+    OUT_OF_ORDER = "out_of_order"  # open times not ascending
+    DUPLICATE = "duplicate_candles"  # one open time twice
+    OUTSIDE_WINDOW = "outside_window"  # a candle opening outside the window asked for
+    BAD_ZIP = "bad_zip"  # an archive zip that does not open, or does not hold one CSV
+    TRUNCATED_CSV = "truncated_csv"  # an archive CSV with a line cut short
+    BAD_CSV = "bad_csv"  # an archive CSV that does not parse as klines
+    OTHER = "malformed"  # anything else (e.g. an exchangeInfo body)
+
+
 class MalformedData(OperationalError):
-    """A payload that does not parse as klines."""
+    """A payload that is not a clean page of klines; `kind` says what is wrong with it."""
+
+    def __init__(self, message: str, kind: Malformation = Malformation.OTHER) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class OutOfRange(OperationalError, ValueError):

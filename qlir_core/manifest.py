@@ -40,6 +40,17 @@ class StatusReason(Enum):
     CHECKSUM_MISMATCH = "checksum_mismatch"
     MALFORMED = "malformed"
     INVALID_SYMBOL = "invalid_symbol"
+    # What was wrong with a malformed payload (qlir_core.errors.Malformation, same values).
+    TRUNCATED_BODY = "truncated_body"
+    NOT_KLINES = "not_klines"
+    BAD_FIELD_COUNT = "bad_field_count"
+    NON_NUMERIC_FIELD = "non_numeric_field"
+    OUT_OF_ORDER = "out_of_order"
+    DUPLICATE_CANDLES = "duplicate_candles"
+    OUTSIDE_WINDOW = "outside_window"
+    BAD_ZIP = "bad_zip"
+    TRUNCATED_CSV = "truncated_csv"
+    BAD_CSV = "bad_csv"
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,14 @@ _FAULT_HELP = {
     "drop_rate": "share of klines responses missing one to three interior candles",
     "duplicate_rate": "share of klines responses with one candle sent twice",
     "out_of_order_rate": "share of klines responses with two neighbouring candles swapped",
+    "outside_window_rate": "share of klines responses starting with a candle from before the "
+    "window asked for",
     "burst_429": "answer the next N REST requests with 429 (Retry-After: 1)",
     "force_418": "answer every REST request with 418 (Retry-After: --ban-seconds)",
     "corrupt_zip": "serve a damaged zip for this day (YYYY-MM-DD or all); repeatable",
     "corrupt_checksum": "serve a wrong CHECKSUM for this day (YYYY-MM-DD or all); repeatable",
+    "truncate_csv": "serve this day's zip with its CSV cut mid-line and a CHECKSUM that matches "
+    "(YYYY-MM-DD or all); repeatable",
 }
 
 _EPILOG = """\

@@ -15,7 +15,8 @@ ERROR_STATUSES = (500, 502, 503, 504)
 class Faults:
     """What goes wrong. Rates are probabilities per request (klines-only ones say so).
 
-    `corrupt_zip` / `corrupt_checksum` name archive days (`YYYY-MM-DD`) or `all`.
+    `corrupt_zip` / `corrupt_checksum` / `truncate_csv` name archive days (`YYYY-MM-DD`) or
+    `all`.
     """
 
     error_rate: float = 0.0  # answer 500/502/503/504 (REST and archive)
@@ -27,10 +28,12 @@ class Faults:
     drop_rate: float = 0.0  # klines: one to three candles left out
     duplicate_rate: float = 0.0  # klines: one candle sent twice
     out_of_order_rate: float = 0.0  # klines: two neighbouring candles swapped
+    outside_window_rate: float = 0.0  # klines: a candle from before the window asked for, first
     burst_429: int = 0  # answer the next N REST requests with 429
     force_418: bool = False  # answer every REST request with 418 while on
     corrupt_zip: tuple[str, ...] = ()
     corrupt_checksum: tuple[str, ...] = ()
+    truncate_csv: tuple[str, ...] = ()  # the zip holds a CSV cut mid-line; its CHECKSUM matches
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -39,7 +42,7 @@ class Faults:
                 raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
             if f.type in ("int", "float") and value < 0:
                 raise ValueError(f"{f.name} must not be negative, got {value}")
-        for day in (*self.corrupt_zip, *self.corrupt_checksum):
+        for day in (*self.corrupt_zip, *self.corrupt_checksum, *self.truncate_csv):
             if day != "all":
                 date.fromisoformat(day)  # raises ValueError on a malformed day
 
@@ -72,6 +75,7 @@ class Roll:
     out_of_order: bool
     malformed: bool
     truncate: bool
+    outside: bool
     rng: random.Random
 
 
@@ -93,7 +97,7 @@ class FaultSwitch:
 
     def roll(self) -> Roll:
         f, draw = self.faults, self._rng.random
-        draws = [draw() for _ in range(8)]
+        draws = [draw() for _ in range(9)]
         return Roll(
             timeout=draws[0] < f.timeout_rate,
             error=draws[1] < f.error_rate,
@@ -103,6 +107,7 @@ class FaultSwitch:
             out_of_order=draws[5] < f.out_of_order_rate,
             malformed=draws[6] < f.malformed_rate,
             truncate=draws[7] < f.truncate_rate,
+            outside=draws[8] < f.outside_window_rate,
             rng=random.Random(self._rng.getrandbits(64)),
         )
 

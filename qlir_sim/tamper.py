@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from qlir_core.candles import to_rest_rows
+from qlir_sim.archive import pack_zip
 from qlir_sim.faults import Roll
 
 
 def tamper_candles(candles: pd.DataFrame, roll: Roll) -> tuple[pd.DataFrame, list[str]]:
-    """The candles with the rolled drop / duplicate / reorder faults, and the names applied."""
+    """The candles with the rolled drop / duplicate / reorder / outside faults, and the names
+    applied."""
     applied = []
     rng = roll.rng
     if roll.drop and len(candles) >= 3:
@@ -30,6 +35,14 @@ def tamper_candles(candles: pd.DataFrame, roll: Roll) -> tuple[pd.DataFrame, lis
         order = [*range(i), i + 1, i, *range(i + 2, len(candles))]
         candles = candles.iloc[order]
         applied.append("out_of_order")
+    if roll.outside and len(candles) >= 2:
+        # The candle before the first one: outside any window that starts at the first candle.
+        first = candles.iloc[[0]].copy()
+        step = candles["open_time"].iloc[1] - candles["open_time"].iloc[0]
+        for column in ("open_time", "close_time"):
+            first[column] = first[column] - step
+        candles = pd.concat([first, candles])
+        applied.append("outside_window")
     return candles.reset_index(drop=True), applied
 
 
@@ -56,6 +69,18 @@ def corrupt_zip(data: bytes) -> bytes:
     middle = len(data) // 2
     damaged = bytes(b ^ 0xFF for b in data[middle : middle + 16])
     return data[:middle] + damaged + data[middle + 16 :]
+
+
+def truncate_csv(data: bytes, day: date) -> bytes:
+    """The day's zip re-packed with its CSV cut in the middle of a line two thirds in: a valid
+    zip (whose CHECKSUM the archive endpoint computes afresh) holding a file cut short."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        name = archive.namelist()[0]
+        csv = archive.read(name)
+    line_start = csv.rfind(b"\n", 0, len(csv) * 2 // 3) + 1
+    line_end = csv.find(b"\n", line_start)
+    cut = line_start + max(1, (line_end - line_start) // 2)
+    return pack_zip(name, csv[:cut], day)
 
 
 def corrupt_checksum(sidecar: bytes) -> bytes:

@@ -18,7 +18,13 @@ import pandas as pd
 from upath import UPath
 
 from qlir_core import candles
-from qlir_core.errors import ChecksumMismatch, MalformedData, NetworkError, NotPublished
+from qlir_core.errors import (
+    ChecksumMismatch,
+    Malformation,
+    MalformedData,
+    NetworkError,
+    NotPublished,
+)
 from qlir_core.series import Series
 
 DEFAULT_URL = "https://data.binance.vision"
@@ -85,10 +91,12 @@ def unzip_single(data: bytes, url: str) -> bytes:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = [n for n in archive.namelist() if n.endswith(".csv")]
             if len(names) != 1:
-                raise MalformedData(f"{url}: expected one CSV in the zip, found {names}")
+                raise MalformedData(
+                    f"{url}: expected one CSV in the zip, found {names}", Malformation.BAD_ZIP
+                )
             return archive.read(names[0])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
-        raise MalformedData(f"{url}: not a readable zip ({e})") from e
+        raise MalformedData(f"{url}: not a readable zip ({e})", Malformation.BAD_ZIP) from e
 
 
 def _read(path: UPath) -> bytes:

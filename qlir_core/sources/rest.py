@@ -1,12 +1,15 @@
 """A client for Binance's market-data REST API (`/api/v3/klines`, `/api/v3/exchangeInfo`).
 
-Every failure is translated here, at the boundary, into qlir's error hierarchy; callers never
-see an httpx exception.
+Every request goes through the shared request-weight budget (qlir_core.pacing): it waits its turn,
+its answer's used-weight header updates the budget, a 429 pauses and a 418 stops every qlir
+process that talks to the same host. Every failure is translated here, at the boundary, into
+qlir's error hierarchy; callers never see an httpx exception.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -20,16 +23,23 @@ from qlir_core.errors import (
     IpBanned,
     MalformedData,
     NetworkError,
+    QlirError,
     RateLimited,
     RequestRejected,
     ServerError,
 )
+from qlir_core.pacing import Budget, WeightLimit
 from qlir_core.slices import SliceKey
 
 DEFAULT_URL = "https://data-api.binance.vision"
 TIMEOUT_S = 10.0  # Binance itself gives up on a request after 10 s (-1007 TIMEOUT)
 WEIGHT_HEADER = "x-mbx-used-weight-1m"
+KLINES_WEIGHT = 2  # rest-api.md, "Kline/Candlestick data" (1 before 2023-08-25)
+EXCHANGE_INFO_WEIGHT = 20
+RELEARN_AFTER_S = 60.0
+BAN_S_WITHOUT_RETRY_AFTER = 120.0  # bans last "from 2 minutes to 3 days" (rest-api.md LIMITS)
 _BAD_SYMBOL = -1121
+_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class Reply:
     requested_at: pd.Timestamp
     completed_at: pd.Timestamp
     duration_ms: float
+    retry_after: float | None = None  # seconds, from a 418 or 429's Retry-After
 
 
 @dataclass(frozen=True)
@@ -54,21 +65,42 @@ class KlinesPage:
 @dataclass(frozen=True)
 class ExchangeInfo:
     symbols: frozenset[str]  # symbols trading on spot
-    weight_limit: int | None  # REQUEST_WEIGHT per minute, as the exchange announces it
+    weight_limit: int | None  # REQUEST_WEIGHT per window, as the exchange announces it
+    weight_window_s: float | None = None  # that window, in seconds (60 on Binance)
+
+    @property
+    def request_weight(self) -> WeightLimit | None:
+        if self.weight_limit is None or self.weight_window_s is None:
+            return None
+        return WeightLimit(self.weight_limit, self.weight_window_s)
 
 
 class RestClient:
-    """Binance REST over one pooled httpx client; `transport` is injectable for tests."""
+    """Binance REST over one pooled httpx client; `transport` is injectable for tests.
+
+    The request-weight budget is shared with every process on this machine (`budget`, by
+    default the host's file in `pacing.default_folder()`); its limit is `weight_limit` when
+    given, else what exchangeInfo announces (read by `calibrate`, or after a first 429), else
+    Binance's 6000 per minute.
+    """
 
     def __init__(
         self,
         base_url: str = DEFAULT_URL,
         *,
-        timeout: float = TIMEOUT_S,
+        timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
+        budget: Budget | None = None,
+        weight_limit: WeightLimit | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self.budget = budget or Budget.for_url(self.base_url, limit=weight_limit)
+        self._http = httpx.Client(
+            timeout=TIMEOUT_S if timeout is None else timeout, transport=transport
+        )
+        self._symbol: str | None = None  # the last symbol asked for: exchangeInfo's filter
+        self._learn = False  # a 429 came: read the limit (again) before going on
+        self._learned_at = -math.inf  # monotonic time of the last try
 
     def close(self) -> None:
         self._http.close()
@@ -93,30 +125,38 @@ class RestClient:
 
     def klines(self, window: SliceKey) -> KlinesPage:
         """The candles Binance returns for `window`, forming ones included (see final_only)."""
-        reply = self.get(self.klines_url(window))
-        page = candles.from_rest_json(reply.body, source=reply.url)
-        return KlinesPage(reply, page)
+        self._symbol = window.series.symbol
+        reply = self.send(self.klines_url(window), KLINES_WEIGHT)
+        return KlinesPage(reply, parse_klines(reply))
 
-    def exchange_info(self) -> ExchangeInfo:
-        reply = self.get(f"{self.base_url}/api/v3/exchangeInfo")
-        try:
-            body = json.loads(reply.body)
-            symbols = frozenset(
-                s["symbol"]
-                for s in body["symbols"]
-                if s.get("status") == "TRADING" and s.get("isSpotTradingAllowed", True)
-            )
-        except (ValueError, KeyError, TypeError) as e:
-            raise MalformedData(f"{reply.url}: not an exchangeInfo body ({e})") from e
-        limits = [
-            int(r["limit"])
-            for r in body.get("rateLimits", [])
-            if r.get("rateLimitType") == "REQUEST_WEIGHT" and r.get("interval") == "MINUTE"
-        ]
-        return ExchangeInfo(symbols, limits[0] if limits else None)
+    def exchange_info(self, symbol: str | None = None) -> ExchangeInfo:
+        """The spot symbols (all, or `symbol` only) and the request-weight limit; the limit is
+        passed to the shared budget."""
+        query = "" if symbol is None else "?" + urlencode({"symbol": symbol})
+        reply = self.send(f"{self.base_url}/api/v3/exchangeInfo{query}", EXCHANGE_INFO_WEIGHT)
+        raise_for_status(reply)
+        info = parse_exchange_info(reply)
+        if info.request_weight is not None:
+            self.budget.learn(info.request_weight)
+        return info
 
-    def get(self, url: str) -> Reply:
-        """GET `url`; a 2xx becomes a Reply, anything else a qlir error."""
+    def calibrate(self, symbol: str | None = None) -> WeightLimit:
+        """Read the request-weight limit from exchangeInfo (filtered to `symbol`, to keep the
+        answer small) unless it is configured or known: one request of weight 20 per host and
+        day. Returns the limit the budget paces to; if exchangeInfo cannot be read, that stays
+        the default (and the first 429 asks again). IpBanned during a ban."""
+        if not self.budget.knows_limit():
+            self._symbol = symbol or self._symbol
+            self._learn_limit()
+        return self.budget.status().limit
+
+    def send(self, url: str, weight: int) -> Reply:
+        """GET `url` within the budget; a Reply whatever its status (see raise_for_status).
+        NetworkError when no answer comes; IpBanned, without a request, during a ban."""
+        if self._learn:
+            self._learn = False
+            self._learn_limit()
+        ticket = self.budget.acquire(weight)
         requested_at = pd.Timestamp.now(tz="UTC")
         started = time.perf_counter()
         try:
@@ -133,23 +173,81 @@ class RestClient:
             requested_at=requested_at,
             completed_at=pd.Timestamp.now(tz="UTC"),
             duration_ms=(time.perf_counter() - started) * 1000,
+            retry_after=_seconds_or_none(response.headers.get("retry-after")),
         )
-        raise_for_status(reply, response.headers)
+        self.budget.observe(ticket, reply.used_weight)
+        if reply.status == 429:
+            wait = reply.retry_after
+            self.budget.pause(self.budget.window_left() if wait is None else wait)
+            # Under a guessed or learned limit (it may be stale), read it again; once a minute
+            # at most, since a 429 may also come from another client on this IP.
+            recent = time.monotonic() - self._learned_at < RELEARN_AFTER_S
+            self._learn = self.budget.configured is None and not recent
+        elif reply.status == 418:
+            wait = reply.retry_after
+            self.budget.ban(BAN_S_WITHOUT_RETRY_AFTER if wait is None else wait)
         return reply
 
+    def get(self, url: str, weight: int = KLINES_WEIGHT) -> Reply:
+        """GET `url`; a 2xx becomes a Reply, anything else a qlir error."""
+        reply = self.send(url, weight)
+        raise_for_status(reply)
+        return reply
 
-def raise_for_status(reply: Reply, headers: httpx.Headers) -> None:
+    def _learn_limit(self) -> None:
+        """Read the real limit from exchangeInfo (a failure keeps the guess)."""
+        self._learned_at = time.monotonic()
+        try:
+            self.exchange_info(self._symbol)
+        except IpBanned:
+            raise
+        except QlirError:
+            pass  # paced to the default; the next 429 tries again
+
+
+def parse_klines(reply: Reply) -> pd.DataFrame:
+    """The candles of a klines reply; a qlir error for a non-2xx status or a malformed body."""
+    raise_for_status(reply)
+    return candles.from_rest_json(reply.body, source=reply.url)
+
+
+def parse_exchange_info(reply: Reply) -> ExchangeInfo:
+    try:
+        body = json.loads(reply.body)
+        symbols = frozenset(
+            s["symbol"]
+            for s in body["symbols"]
+            if s.get("status") == "TRADING" and s.get("isSpotTradingAllowed", True)
+        )
+        limits = [
+            (int(r["limit"]), float(r.get("intervalNum", 1)) * _INTERVAL_S[r["interval"]])
+            for r in body.get("rateLimits", [])
+            if r.get("rateLimitType") == "REQUEST_WEIGHT" and r.get("interval") in _INTERVAL_S
+        ]
+    except (ValueError, KeyError, TypeError) as e:
+        raise MalformedData(f"{reply.url}: not an exchangeInfo body ({e})") from e
+    if not limits:
+        return ExchangeInfo(symbols, None)
+    weight, window_s = min(limits, key=lambda lw: lw[0] / lw[1])  # the tightest rate
+    return ExchangeInfo(symbols, weight, window_s)
+
+
+def raise_for_status(reply: Reply, headers: httpx.Headers | None = None) -> None:
     """Translate a non-2xx reply into the error hierarchy (see qlir_core.errors)."""
     status = reply.status
     if status < 400:
         return
     code, msg = _error_body(reply.body)
     where = f"GET {reply.url}: HTTP {status}" + (f" (code {code}: {msg})" if code else "")
-    retry_after = float(headers.get("retry-after") or 60)
+    retry_after = reply.retry_after
+    if retry_after is None and headers is not None:
+        retry_after = _seconds_or_none(headers.get("retry-after"))
     if status == 429:
-        raise RateLimited(f"{where}; retry after {retry_after:g} s", retry_after)
+        wait = 60.0 if retry_after is None else retry_after
+        raise RateLimited(f"{where}; retry after {wait:g} s", wait)
     if status == 418:
-        raise IpBanned(f"{where}; the IP is banned for {retry_after:g} s", retry_after)
+        wait = BAN_S_WITHOUT_RETRY_AFTER if retry_after is None else retry_after
+        raise IpBanned(f"{where}; the IP is banned for {wait:g} s", wait)
     if status >= 500:
         raise ServerError(where, status)
     if code == _BAD_SYMBOL:
@@ -167,3 +265,11 @@ def _error_body(body: bytes) -> tuple[int | None, str]:
 
 def _int_or_none(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
+
+
+def _seconds_or_none(text: str | None) -> float | None:
+    """Retry-After in seconds (Binance sends seconds; an HTTP date is not expected)."""
+    try:
+        return max(0.0, float(text)) if text else None
+    except ValueError:
+        return None

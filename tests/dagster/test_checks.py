@@ -75,10 +75,7 @@ def test_an_exchange_halt_is_a_warning_and_the_day_is_stored(make_defs, tmp_path
 
 @pytest.mark.parametrize(
     ("corruption", "check", "rule"),
-    [
-        ("dup", "candle_spacing", "duplicate_open_time"),
-        ("misalign", "candle_spacing", "misaligned_open_time"),
-    ],
+    [("misalign", "candle_spacing", "misaligned_open_time")],
 )
 @pytest.mark.parametrize("source", ["archive", "rest"])
 def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
@@ -151,3 +148,26 @@ def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make
         if e.check_name == "slice_parse" and e.partition is None
     )
     assert summary.metadata["partitions_with_findings"].value == [KEY]
+
+
+@pytest.mark.parametrize("source", ["archive", "rest"])
+def test_a_duplicated_candle_is_refused_at_the_fetch_and_the_stored_day_kept(
+    make_defs, tmp_path, source
+):
+    """A page with a candle twice is malformed: retried, then refused before validation (the
+    checks-only job shows duplicates found in stored data, see test_cli)."""
+    with serve(market()) as url:
+        assert run_one(make_defs(**env(url, source)), KEY).success
+    stored = Store(str(tmp_path / "data")).candles_path(BTC, DAY)
+    before = stored.read_bytes()
+
+    with serve(market(corrupt_days=["dup:BTCUSDT-1m:2024-01-02"])) as url:
+        instance = dg.DagsterInstance.ephemeral()
+        result = run_one(make_defs(**env(url, source)), KEY, instance)
+    assert not result.success
+    error = result.failure_data_for_node("klines").error.message
+    assert KEY in error
+    assert "sent twice" in error
+    assert "2024-01-02T12:00" in error
+    assert stored.read_bytes() == before
+    assert any("sent twice" in m for m in run_log(instance, result.run_id, logging.ERROR))

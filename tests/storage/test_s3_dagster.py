@@ -117,7 +117,11 @@ def test_a_run_into_a_missing_bucket_fails_fast_and_says_which(aws_env, mirror):
     )
     assert not result.success
     assert time.perf_counter() - started < 15
-    cause = result.failure_data_for_node("klines").error.cause
+    # the storage resource checks the root before any step runs
+    (failure,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    cause = failure.event_specific_data.error
+    while cause.cls_name != "ConfigError" and cause.cause is not None:
+        cause = cause.cause
     assert cause.cls_name == "ConfigError"
     message = cause.message
     assert "'qlir-no-such-bucket' does not exist" in message
