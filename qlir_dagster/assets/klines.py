@@ -13,6 +13,7 @@ import dagster as dg
 from qlir_core.errors import QlirError
 from qlir_core.ingest import fetch_partition
 from qlir_core.manifest import SliceStatus
+from qlir_core.publish import decide
 from qlir_core.storage import PartitionData, Store
 from qlir_core.validation import PartitionReport, validate_partition, validate_store
 from qlir_dagster import checks
@@ -70,10 +71,14 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
                     refused[key] = f"failed validation ({rules}); what was stored before is kept"
                     yield _not_stored(context, key, refused[key])
                     continue
-                store.publish(part)
-                context.add_asset_metadata(
-                    _metadata(part, report, time.perf_counter() - started), partition_key=key
-                )
+                decision = decide(part, store.read_candles(series, day))
+                if decision.publish:
+                    store.publish(part)
+                else:
+                    context.log.warning(f"{key}: {decision}")
+                metadata = _metadata(part, report, time.perf_counter() - started)
+                metadata["publish"] = dg.MetadataValue.text(str(decision))
+                context.add_asset_metadata(metadata, partition_key=key)
         # One line per run, not per partition: every log line is an event-log write (~15 ms).
         total = len(context.partition_keys)
         context.log.info(f"stored {total - len(refused)} of {total} partitions")

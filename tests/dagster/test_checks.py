@@ -171,3 +171,18 @@ def test_a_duplicated_candle_is_refused_at_the_fetch_and_the_stored_day_kept(
     assert "2024-01-02T12:00" in error
     assert stored.read_bytes() == before
     assert any("sent twice" in m for m in run_log(instance, result.run_id, logging.ERROR))
+
+
+def test_a_refetch_with_fewer_candles_never_replaces_the_stored_day(make_defs, tmp_path):
+    with serve(market()) as url:
+        assert run_one(make_defs(**env(url, "archive")), KEY).success
+    stored = Store(str(tmp_path / "data")).candles_path(BTC, DAY)
+    before = stored.read_bytes()
+    with serve(market(halts=["2024-01-02T12:40/2024-01-02T14:00"])) as url:
+        result = run_one(make_defs(**env(url, "archive")), KEY)
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["publish"].value.startswith(
+        "keep the stored candles (fewer: 1360 fetched, 1440 stored"
+    )
+    assert stored.read_bytes() == before
