@@ -20,7 +20,7 @@ from qlir_core.manifest import SliceStatus, StatusReason
 from qlir_core.pacing import DEFAULT_LIMIT, Budget, WeightLimit
 from qlir_core.series import Series
 from qlir_core.sources.rest import RestClient
-from qlir_sim import Limits, Synthetic, serve
+from qlir_sim import Faults, Limits, Synthetic, serve
 from tests.faults.conftest import BTC_1M, FAST, Fetch, Sim, limit_of
 from tests.faults.workers import backfill
 
@@ -132,14 +132,15 @@ def test_a_ban_stops_another_process_without_a_request(tmp_path: Path) -> None:
 def test_after_a_429_the_limit_is_read_from_exchange_info(tmp_path: Path) -> None:
     limits = Limits(weight_limit=40, window_seconds=2, ban_after=5)
     hourly = Synthetic(["BTCUSDT"], ["1h"], FIRST, days=30, seed=5)
-    with serve(hourly, limits=limits) as url:
-        # Paced to Binance's 6000 a minute at first: the exchange's 40 per 2 s is far less.
+    with serve(hourly, limits=limits, faults=Faults(burst_429=1)) as url:
+        # Paced to Binance's 6000 a minute at first, far more than the exchange's 40 per 2 s;
+        # the first answer is a 429 (injected, so that it comes however fast this machine is).
         result = backfill(url, str(tmp_path), "BTCUSDT-1h", _days(0, 30))
         stats = httpx.get(f"{url}/sim/stats").json()
         learned = Budget.for_url(url, folder=tmp_path).status()
     assert result["errors"] == []
     assert result["rows"] == 30 * 24
-    assert stats["status_429"] == 1
+    assert stats["status_429"] == 1  # paced to what it learned after it: no second one
     assert stats["status_418"] == 0
     assert learned.limit == WeightLimit(40, 2.0)
     assert learned.learned
