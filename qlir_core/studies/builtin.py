@@ -77,12 +77,12 @@ def band_touches(
         interval_ms=series.interval.ms,
     )
     headline: dict[str, float] = {}
-    for row in result.labels.itertuples(index=False):
-        if not pd.isna(row.share):
-            headline[f"share_{row.label}"] = float(row.share)
-    for row in result.forward.itertuples(index=False):
-        if row.label in FOCUS_LABELS and not pd.isna(row.mean_bps):
-            headline[f"{row.label}_h{row.horizon}_mean_bps"] = float(row.mean_bps)
+    for row in result.labels.to_dict("records"):
+        if not pd.isna(row["share"]):
+            headline[f"share_{row['label']}"] = float(row["share"])
+    for row in result.forward.to_dict("records"):
+        if row["label"] in FOCUS_LABELS and not pd.isna(row["mean_bps"]):
+            headline[f"{row['label']}_h{row['horizon']}_mean_bps"] = float(row["mean_bps"])
     summary = result.labels.merge(
         result.forward.pivot_table(
             index="label", columns="horizon", values="mean_bps", observed=False
