@@ -35,9 +35,8 @@ def main() -> None:
     for study in registered():
         started = time.perf_counter()
         study.run(read, SERIES)
-        print(
-            f"{study.name} (charts included) on the read table: {time.perf_counter() - started:.2f} s"
-        )
+        seconds = time.perf_counter() - started
+        print(f"{study.name} (charts included) on the read table: {seconds:.2f} s")
 
 
 if __name__ == "__main__":
