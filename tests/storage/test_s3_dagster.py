@@ -12,6 +12,7 @@ from qlir_core.series import Series
 from qlir_core.storage import KLINES, MANIFEST, Store
 from qlir_dagster import config
 from qlir_dagster.assets.klines import build_klines
+from qlir_dagster.definitions import build_defs
 from qlir_dagster.partitions import klines_partitions, series_partitions
 from qlir_dagster.resources import BinanceResource, StorageResource
 from tests.storage.conftest import SECRET_ACCESS_KEY
@@ -126,3 +127,47 @@ def test_a_run_into_a_missing_bucket_fails_fast_and_says_which(aws_env, mirror):
     message = cause.message
     assert "'qlir-no-such-bucket' does not exist" in message
     assert aws_env in message
+
+
+def run_graph(mirror, root: str) -> None:
+    """klines for two ETH days as one ranged run, then both studies, through the definitions."""
+    defs = build_defs(
+        config.load(
+            {
+                "QLIR_SERIES": "ETHUSDT-1m",
+                "QLIR_START_DATE": "2022-08-01",
+                "QLIR_SOURCE": "archive",
+                "QLIR_BINANCE_ARCHIVE_URL": str(mirror),
+                "QLIR_DATA_ROOT": root,
+                "QLIR_CONFIG": "/dev/null",
+            }
+        )
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    tags = {
+        "dagster/asset_partition_range_start": "2022-08-14|ETHUSDT-1m",
+        "dagster/asset_partition_range_end": "2022-08-15|ETHUSDT-1m",
+    }
+    assert (
+        defs.resolve_job_def("klines_job").execute_in_process(instance=instance, tags=tags).success
+    )
+    studies = defs.resolve_job_def("studies_job")
+    assert studies.execute_in_process(instance=instance, partition_key="ETHUSDT-1m").success
+
+
+def test_the_studies_in_a_bucket_equal_the_studies_in_a_folder(aws_env, bucket, mirror, tmp_path):
+    run_graph(mirror, f"s3://{bucket}/qlir")
+    run_graph(mirror, str(tmp_path / "local"))
+    remote, local = Store(f"s3://{bucket}/qlir"), Store(str(tmp_path / "local"))
+    for study, tables in {
+        "sma_study": ("legs", "survival", "summary"),
+        "band_touch_study": ("per_candle", "labels", "daily", "forward", "transitions"),
+    }.items():
+        read_remote = remote.read_study_tables(study, ETH)
+        read_local = local.read_study_tables(study, ETH)
+        assert sorted(read_remote) == sorted(tables)
+        for name in tables:
+            assert read_remote[name].equals(read_local[name]), (study, name)
+        chart = "survival.png" if study == "sma_study" else "label_shares.png"
+        assert (remote.study_dir(study, ETH) / chart).read_bytes()[:4] == b"\x89PNG"
+    assert layer_table(remote, KLINES).equals(layer_table(local, KLINES))
