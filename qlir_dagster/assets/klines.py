@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from qlir_core.errors import IpBanned, QlirError, TemporaryError
+from qlir_core.errors import IpBanned, QlirError
 from qlir_core.ingest import fetch_partition
 from qlir_core.manifest import SliceStatus
 from qlir_core.publish import decide
@@ -40,7 +40,8 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=BINANCE_POOL,
-        # Used only when every refused partition failed for a temporary reason (see below).
+        # For unexpected errors (a storage write, a crash in a library). Partitions refused on
+        # purpose are not retried by Dagster: their requests were already retried with backoff.
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),
@@ -54,7 +55,6 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
             return
         reports: list[tuple[str, PartitionReport]] = []
         refused: dict[str, str] = {}
-        temporary = True  # whether every refusal may heal by itself (a retry of the step helps)
         with binance.sources() as sources:
             for key in sorted(context.partition_keys):
                 series, day = split_key(key)
@@ -64,7 +64,6 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
                     part = fetch_partition(series, day, sources, now_ms=now_ms, log=context.log)
                 except QlirError as e:
                     refused[key] = str(e)
-                    temporary &= isinstance(e, TemporaryError)
                     yield _not_stored(context, key, refused[key])
                     if isinstance(e, IpBanned):
                         break  # every later request would be refused the same way
@@ -77,7 +76,6 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
                 if not report.passed():
                     rules = ", ".join(f.rule.value for f in report.errors)
                     refused[key] = f"failed validation ({rules}); what was stored before is kept"
-                    temporary = False
                     yield _not_stored(context, key, refused[key])
                     continue
                 decision = decide(part, store.read_candles(series, day))
@@ -96,7 +94,7 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
             raise dg.Failure(
                 description=f"{len(refused)} of {len(context.partition_keys)} partitions "
                 f"were not stored:\n{listed}",
-                allow_retries=temporary,
+                allow_retries=False,
             )
         yield dg.MaterializeResult(asset_key=checks.KLINES, check_results=checks.results(reports))
 
