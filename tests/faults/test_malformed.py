@@ -46,7 +46,8 @@ def test_a_damaged_page_every_time_fails_with_its_kind_after_five_attempts(
     assert {(r.status, r.http_status, r.attempt) for r in outcome.ledger} == {
         (SliceStatus.FAILED, 200, n) for n in range(1, 6)
     }
-    assert all(r.bytes > 0 and r.used_weight for r in outcome.ledger)  # what came back
+    # what came back (the weight header may read 0 when a window has just turned)
+    assert all(r.bytes > 0 and r.used_weight is not None for r in outcome.ledger)
 
 
 @pytest.mark.parametrize("switch", list(REST_FAULTS))

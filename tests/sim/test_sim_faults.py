@@ -186,4 +186,5 @@ def test_stats_count_requests_and_faults(sim: httpx.Client) -> None:
     assert stats["faults"] == {"duplicated": 3, "out_of_order": 3}
     assert stats["faults_injected"] == 6
     assert stats["weight"]["used"] == 6
-    assert stats["responses"] == {"200": 3}
+    # the /sim/faults call's own 200 is counted once its response is sent, which can race
+    assert stats["responses"] in ({"200": 3}, {"200": 4})
