@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -12,8 +11,6 @@ import httpx
 import pytest
 
 from qlir_sim import Limits, Mirror, Synthetic, serve
-
-MIRROR = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance" / "mirror"
 
 
 class HandClock:
@@ -64,13 +61,9 @@ def hand_clock() -> HandClock:
 
 
 @pytest.fixture(scope="session")
-def mirror_dir() -> Path:
-    """The real archive sample; skipped when absent unless QLIR_REQUIRE_REAL_DATA=1."""
-    if not MIRROR.is_dir():
-        if os.environ.get("QLIR_REQUIRE_REAL_DATA") == "1":
-            pytest.fail(f"QLIR_REQUIRE_REAL_DATA=1 but {MIRROR} is missing")
-        pytest.skip(f"real archive sample not found at {MIRROR} (shared/ beside the checkout)")
-    return MIRROR
+def mirror_dir(mirror: Path) -> Path:
+    """The real archive sample (tests/conftest.py's `mirror`: it skips or fails when absent)."""
+    return mirror
 
 
 @pytest.fixture(scope="module")
