@@ -19,10 +19,11 @@ import dagster as dg
 from qlir_core.series import Series
 from qlir_core.validation import Summary
 from qlir_core.validation.report import PartitionReport
-from qlir_dagster import checks, config
-from qlir_dagster.assets import klines as klines_module
+from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
-from qlir_dagster.partitions import partition_key
+from qlir_dagster.defs.binance import assets as klines_module
+from qlir_dagster.defs.binance import checks
+from qlir_dagster.defs.binance.partitions import partition_key
 from qlir_sim import Synthetic, serve
 
 SERIES = ["BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"]

@@ -34,9 +34,9 @@ from qlir_core.series import Series, parse_series_list
 from qlir_core.sources.archive import day_path
 from qlir_core.storage import KLINES, Store
 from qlir_dagster import config
-from qlir_dagster.assets.klines import build_klines
-from qlir_dagster.partitions import klines_partitions, series_partitions
-from qlir_dagster.resources import BinanceResource, StorageResource
+from qlir_dagster.defs.binance.assets import build_klines
+from qlir_dagster.defs.binance.partitions import klines_partitions, series_partitions
+from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 from qlir_sim.synthetic import Synthetic
 
 START = date(2024, 1, 1)

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import httpx
 
 from qlir_core.candles import from_csv
-from qlir_sim.archive import read_zip
+from qlir_sim.formats import read_zip
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]
 

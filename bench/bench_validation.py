@@ -78,13 +78,13 @@ def ledger(windows: list[SliceKey], source: Source, table: pd.DataFrame) -> pd.D
         if source is Source.REST:
             url = (
                 "https://data-api.binance.vision/api/v3/klines?"
-                f"symbol={s.symbol}&interval={s.interval}&startTime={w.start_ms}"
+                f"symbol={s.symbol}&interval={s.interval.value}&startTime={w.start_ms}"
                 f"&endTime={w.end_ms}&limit={w.limit}"
             )
         else:
             url = (
-                f"https://data.binance.vision/data/spot/daily/klines/{s.symbol}/{s.interval}/"
-                f"{s.symbol}-{s.interval}-{DAY.isoformat()}.zip"
+                f"https://data.binance.vision/data/spot/daily/klines/{s.symbol}/{s.interval.value}/"
+                f"{s.symbol}-{s.interval.value}-{DAY.isoformat()}.zip"
             )
         rows.append(
             ManifestRow(

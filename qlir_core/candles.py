@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlir_core.errors import Malformation, MalformedData
+from qlir_core.binance import MICROS_FROM
+from qlir_core.errors import Malformation, MalformedFile, MalformedPage
 
 TIME_COLUMNS = ("open_time", "close_time")
 FLOAT_COLUMNS = (
@@ -42,8 +43,6 @@ COLUMNS = (
 )
 _RAW_FIELDS = (*COLUMNS, "ignore")
 TIME_DTYPE = "datetime64[ms, UTC]"
-# Epoch values at or above this are microseconds (10**15 µs is 2001-09-09; 10**15 ms is year 33658).
-_MICROSECONDS_FROM = 10**15
 
 
 def empty() -> pd.DataFrame:
@@ -60,7 +59,7 @@ def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
     skip = 1 if first and not first.isdigit() else 0
     last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
     if last and (last.count(",") < len(_RAW_FIELDS) - 1 or last.endswith(",")):
-        raise MalformedData(
+        raise MalformedFile(
             f"{source}: the last line has fewer than 12 fields (the file is cut short?)",
             Malformation.TRUNCATED_CSV,
         )
@@ -77,9 +76,9 @@ def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
             engine="c",
         )
     except (ValueError, pd.errors.ParserError) as e:
-        raise MalformedData(f"{source}: not a kline CSV ({e})", Malformation.BAD_CSV) from e
+        raise MalformedFile(f"{source}: not a kline CSV ({e})", Malformation.BAD_CSV) from e
     if raw.isna().any().any():
-        raise MalformedData(
+        raise MalformedFile(
             f"{source}: missing fields (a line cut short?)", Malformation.TRUNCATED_CSV
         )
     return _typed(raw)
@@ -97,9 +96,9 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
         cut = body.lstrip().startswith(b"[") and ends_early
         kind = Malformation.TRUNCATED_BODY if cut else Malformation.NOT_KLINES
         what = f"cut short at {len(body)} bytes" if cut else f"{e.msg} at {e.pos}"
-        raise MalformedData(f"{source}: body is not JSON ({what})", kind) from e
+        raise MalformedPage(f"{source}: body is not JSON ({what})", kind) from e
     if not isinstance(rows, list):
-        raise MalformedData(
+        raise MalformedPage(
             f"{source}: expected a JSON array of klines, got {type(rows).__name__}",
             Malformation.NOT_KLINES,
         )
@@ -107,7 +106,7 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
         return empty()
     bad = next((i for i, r in enumerate(rows) if not isinstance(r, list) or len(r) != 12), None)
     if bad is not None:
-        raise MalformedData(
+        raise MalformedPage(
             f"{source}: kline #{bad} does not have 12 fields: {rows[bad]!r:.120}",
             Malformation.FIELD_COUNT,
         )
@@ -118,38 +117,8 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
         for c in FLOAT_COLUMNS:
             frame[c] = pd.to_numeric(frame[c], errors="raise").astype("float64")
     except (ValueError, TypeError) as e:
-        raise MalformedData(f"{source}: non-numeric field ({e})", Malformation.NON_NUMERIC) from e
+        raise MalformedPage(f"{source}: non-numeric field ({e})", Malformation.NON_NUMERIC) from e
     return _typed(frame)
-
-
-def to_rest_rows(candles: pd.DataFrame) -> list[list[Any]]:
-    """The table as Binance's REST array (prices as 8-decimal strings), for the local exchange."""
-    ms = {c: candles[c].astype("int64").to_numpy() for c in TIME_COLUMNS}
-    out = []
-    for i, row in enumerate(candles.itertuples(index=False)):
-        out.append(
-            [
-                int(ms["open_time"][i]),
-                f"{row.open:.8f}",
-                f"{row.high:.8f}",
-                f"{row.low:.8f}",
-                f"{row.close:.8f}",
-                f"{row.volume:.8f}",
-                int(ms["close_time"][i]),
-                f"{row.quote_volume:.8f}",
-                int(row.trades),  # type: ignore[arg-type]
-                f"{row.taker_buy_base_volume:.8f}",
-                f"{row.taker_buy_quote_volume:.8f}",
-                "0",
-            ]
-        )
-    return out
-
-
-def to_csv(candles: pd.DataFrame) -> bytes:
-    """The table as a header-less archive CSV with millisecond times."""
-    lines = (",".join(str(v) for v in row) for row in to_rest_rows(candles))
-    return ("\n".join(lines) + "\n").encode()
 
 
 def final_only(candles: pd.DataFrame, now_ms: int) -> pd.DataFrame:
@@ -167,7 +136,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.loc[:, list(COLUMNS)].copy()
     for c in TIME_COLUMNS:
         values = out[c].astype("int64").to_numpy()
-        values = np.where(values >= _MICROSECONDS_FROM, values // 1000, values)
+        values = np.where(values >= MICROS_FROM, values // 1000, values)
         out[c] = pd.to_datetime(values, unit="ms", utc=True).astype(TIME_DTYPE)
     out["trades"] = out["trades"].astype("int64")
     for c in FLOAT_COLUMNS:

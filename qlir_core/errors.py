@@ -1,27 +1,35 @@
 """One error hierarchy for qlir, split by what the caller should do about it.
 
+The tree is the retry policy: qlir asks again after a TemporaryError and never after anything
+else (qlir_core.ingest reads it with tenacity's `retry_if_exception_type(TemporaryError)`).
+
 QlirError
-├── TemporaryError            retry later: the same request may succeed
+├── TemporaryError            retry: the same request may succeed
 │   ├── NetworkError          connection refused or reset, timeout
 │   ├── ServerError           HTTP 5xx
-│   ├── RateLimited           HTTP 429 (carries Retry-After)
-│   └── NotPublished          the archive has no file for the day yet (HTTP 404)
-└── OperationalError          retrying cannot help: fix the input or the configuration
-    ├── ConfigError           a bad setting (names the variable and the value)
-    ├── InvalidSeries         a malformed series key, an unknown or unsupported interval
-    ├── InvalidSymbol         Binance does not list the symbol (error -1121)
-    ├── RequestRejected       any other 4xx, with Binance's code and message
-    ├── IpBanned              HTTP 418: stop fetching until the ban ends
-    ├── ChecksumMismatch      an archive zip whose sha256 differs from its CHECKSUM
-    ├── MalformedData         a payload that is not a clean page of klines; its `kind` (a
-    │                         Malformation) names what is wrong and is the manifest's reason.
-    │                         Whether asking again may help is the caller's policy (ingest.py)
-    └── OutOfRange            a day outside the configured partitions
+│   ├── RateLimited           HTTP 429 (carries Retry-After; counted apart, see ingest.py)
+│   ├── MalformedPage         a REST body that is not a clean page of klines (a MalformedData):
+│   │                         each body is made for its request, so a bad one is damage on the way
+│   └── UnconfirmedPage       a closed REST window kept answering short, no two answers alike
+├── OperationalError          retrying cannot help: fix the input or the configuration
+│   ├── ConfigError           a bad setting (names the variable and the value)
+│   ├── InvalidSeries         a malformed series key, an unknown or unsupported interval
+│   ├── RequestRejected       any other 4xx, with Binance's code and message
+│   │   └── InvalidSymbol     Binance does not list the symbol (error -1121)
+│   ├── IpBanned              HTTP 418: stop fetching until the ban ends
+│   ├── NotPublished          the archive has no file for the day (HTTP 404): asking again
+│   │                         within a run cannot publish it; a later run may find it
+│   ├── ChecksumMismatch      an archive zip whose sha256 differs from its CHECKSUM
+│   ├── MalformedFile         an archive file that is not clean klines (a MalformedData): the
+│   │                         file is what is published, so reading it again gives the same
+│   └── OutOfRange            a day outside the configured partitions
+└── MalformedData             the common base of MalformedPage and MalformedFile (never raised
+                              itself); its `kind` (a Malformation) names what is wrong
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, auto
 
 
 class QlirError(Exception):
@@ -29,7 +37,11 @@ class QlirError(Exception):
 
 
 class TemporaryError(QlirError):
-    """The same request may succeed later."""
+    """The same request may succeed later: qlir asks again."""
+
+
+class OperationalError(QlirError):
+    """Retrying cannot help: qlir does not ask again."""
 
 
 class NetworkError(TemporaryError):
@@ -52,12 +64,9 @@ class RateLimited(TemporaryError):
         self.retry_after = retry_after
 
 
-class NotPublished(TemporaryError):
-    """The archive does not publish this day (yet)."""
-
-
-class OperationalError(QlirError):
-    """Retrying cannot help."""
+class UnconfirmedPage(TemporaryError):
+    """A closed REST window answered short every time, and no two answers were the same: candles
+    are being lost on the way, so neither answer can be stored as the window's truth."""
 
 
 class ConfigError(OperationalError):
@@ -89,33 +98,46 @@ class IpBanned(OperationalError):
         self.retry_after = retry_after
 
 
+class NotPublished(OperationalError):
+    """The archive does not publish this day (yet)."""
+
+
 class ChecksumMismatch(OperationalError):
     """An archive file whose sha256 is not the one its CHECKSUM names."""
 
 
+class OutOfRange(OperationalError, ValueError):
+    """A day before the configured start date, or in the future."""
+
+
 class Malformation(Enum):
-    """What is wrong with a payload. The value is the manifest's reason for the attempt."""
+    """What is wrong with a payload (qlir_core.ingest maps each to the manifest's reason)."""
 
-    TRUNCATED_BODY = "truncated_body"  # a REST body cut short: an array that never closes
-    NOT_KLINES = "not_klines"  # not JSON, or JSON that is not an array of klines
-    FIELD_COUNT = "bad_field_count"  # a kline without exactly 12 fields
-    NON_NUMERIC = "non_numeric_field"  # a number field that is not a number
-    OUT_OF_ORDER = "out_of_order"  # open times not ascending
-    DUPLICATE = "duplicate_candles"  # one open time twice
-    OUTSIDE_WINDOW = "outside_window"  # a candle opening outside the window asked for
-    BAD_ZIP = "bad_zip"  # an archive zip that does not open, or does not hold one CSV
-    TRUNCATED_CSV = "truncated_csv"  # an archive CSV with a line cut short
-    BAD_CSV = "bad_csv"  # an archive CSV that does not parse as klines
-    OTHER = "malformed"  # anything else (e.g. an exchangeInfo body)
+    TRUNCATED_BODY = auto()  # a REST body cut short: an array that never closes
+    NOT_KLINES = auto()  # not JSON, or JSON that is not an array of klines
+    FIELD_COUNT = auto()  # a kline without exactly 12 fields
+    NON_NUMERIC = auto()  # a number field that is not a number
+    OUT_OF_ORDER = auto()  # open times not ascending
+    DUPLICATE = auto()  # one open time twice
+    OUTSIDE_WINDOW = auto()  # a candle opening outside the window asked for
+    BAD_ZIP = auto()  # an archive zip that does not open, or does not hold one CSV
+    TRUNCATED_CSV = auto()  # an archive CSV with a line cut short
+    BAD_CSV = auto()  # an archive CSV that does not parse as klines
+    OTHER = auto()  # anything else (e.g. an exchangeInfo body)
 
 
-class MalformedData(OperationalError):
-    """A payload that is not a clean page of klines; `kind` says what is wrong with it."""
+class MalformedData(QlirError):
+    """A payload that is not clean klines; `kind` says what is wrong with it. Raised as one of
+    its two sides, which say whether asking again can help."""
 
     def __init__(self, message: str, kind: Malformation = Malformation.OTHER) -> None:
         super().__init__(message)
         self.kind = kind
 
 
-class OutOfRange(OperationalError, ValueError):
-    """A day before the configured start date, or in the future."""
+class MalformedPage(MalformedData, TemporaryError):
+    """A REST body that is not a clean page: asked for again (each body is made per request)."""
+
+
+class MalformedFile(MalformedData, OperationalError):
+    """An archive file that is not clean klines: not asked for again (it is what is published)."""

@@ -1,45 +1,44 @@
 """Fetching one (series, day) partition from the archive or REST, with its manifest rows.
 
 No Dagster here: the asset calls `fetch_partition` and publishes what it returns. Every attempt
-at every request is a manifest row, failed ones included. What is asked again (tenacity; capped
-exponential backoff with equal jitter, see RetryPolicy):
+at every request is a manifest row, failed ones included. What is asked again is what the error
+tree (qlir_core.errors) calls temporary, and nothing else; per request, with tenacity:
 
-- 5xx, timeouts, refused or reset connections: retried with backoff (REST and archive).
-- 429: retried once the shared budget's Retry-After pause is over (10 at most per request).
-- 418: IpBanned, never retried; no qlir process sends anything until the ban ends.
-- Any other 4xx (-1121 unknown symbol, 403 WAF, …) and the archive's 404: not retried.
-- A malformed REST body (cut short, not klines, a kline without 12 fields, a non-numeric field,
-  candles out of order, duplicated or outside the window asked for): retried with backoff. A body
-  is made per request, so a bad one is more likely damage to that answer than the exchange's
-  data; five in a row fail the partition, the kind as the reason. The page is rejected whole:
-  malformed candles are never stored.
-- A malformed archive file or a checksum mismatch: not retried (the file is what is published);
-  AUTO then fetches the day from REST.
-- A closed REST window with fewer candles than asked: asked again at once until two answers
-  agree. A real gap (a halt) answers the same twice; candles lost on the way do not.
+- 5xx, timeouts, refused or reset connections, a malformed REST body (MalformedPage): asked
+  again after a capped exponential backoff with equal jitter (RetryPolicy), five tries at most.
+  A malformed page is rejected whole: its candles are never stored.
+- 429: asked again once the shared budget's Retry-After pause is over (the budget holds every
+  request back, so there is no backoff of its own); ten at most, counted apart from the tries.
+- 418 (IpBanned), any other 4xx, the archive's 404 (NotPublished), a malformed archive file
+  (MalformedFile), a checksum mismatch: not asked again. AUTO then fetches the day from REST.
+- A closed REST window answered with fewer candles than asked: asked again until two answers
+  agree (`confirm_short_page`); each answer is one of the request's tries.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from tenacity import RetryCallState, Retrying, retry_if_exception
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.wait import wait_exponential, wait_random_exponential
 
 from qlir_core import candles, manifest
+from qlir_core.binance import KLINES_WEIGHT
 from qlir_core.errors import (
     ChecksumMismatch,
     InvalidSymbol,
     IpBanned,
     Malformation,
     MalformedData,
+    MalformedFile,
+    MalformedPage,
     NetworkError,
     NotPublished,
     QlirError,
@@ -47,12 +46,13 @@ from qlir_core.errors import (
     RequestRejected,
     ServerError,
     TemporaryError,
+    UnconfirmedPage,
 )
 from qlir_core.manifest import ManifestRow, SliceStatus, Source, StatusReason
 from qlir_core.series import Series
 from qlir_core.slices import SliceKey, day_of_ms, plan_day, whole_day
 from qlir_core.sources.archive import ArchiveClient, ArchiveDay
-from qlir_core.sources.rest import KLINES_WEIGHT, Reply, RestClient, parse_klines
+from qlir_core.sources.rest import Reply, RestClient, parse_klines
 from qlir_core.storage import PartitionData, RawPayload
 
 T = TypeVar("T")
@@ -75,8 +75,11 @@ class RetryPolicy:
     max_backoff_s: float = 30.0
 
     def wait(self, state: RetryCallState) -> float:
-        """Equal jitter: half the capped exponential step, plus up to as much again at random,
-        so that parallel workers failing together do not come back together."""
+        """None after a 429: the shared budget holds every request back until its Retry-After.
+        Else equal jitter: half the capped exponential step, plus up to as much again at
+        random, so that parallel workers failing together do not come back together."""
+        if state.outcome is not None and isinstance(state.outcome.exception(), RateLimited):
+            return 0.0
         half = {"multiplier": self.backoff_s / 2, "max": self.max_backoff_s / 2}
         return float((wait_exponential(**half) + wait_random_exponential(**half))(state))
 
@@ -90,6 +93,18 @@ class Sources:
     rest: RestClient
     archive: ArchiveClient
     retry: RetryPolicy | None = None  # None: DEFAULT_RETRY
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A clean answer to one REST window: its final candles and the reply they came in."""
+
+    table: pd.DataFrame
+    reply: Reply
+
+    @property
+    def opens(self) -> frozenset[int]:
+        return frozenset(candles.open_ms(self.table).tolist())
 
 
 def fetch_partition(
@@ -119,7 +134,7 @@ def fetch_partition(
         try:
             table, raw = fetch.archive(series, day, sources.archive)
             return PartitionData(series, day, table, rows, raw)
-        except (NotPublished, ChecksumMismatch, MalformedData) as e:
+        except (NotPublished, ChecksumMismatch, MalformedFile) as e:
             if sources.mode is SourceMode.ARCHIVE:
                 raise
             if isinstance(e, NotPublished):
@@ -132,29 +147,36 @@ def fetch_partition(
     return PartitionData(series, day, table, rows, raw)
 
 
-def check_page(table: pd.DataFrame, window: SliceKey, source: str) -> pd.DataFrame:
+def check_page(
+    table: pd.DataFrame,
+    window: SliceKey,
+    source: str,
+    *,
+    malformed: type[MalformedData] = MalformedPage,
+) -> pd.DataFrame:
     """`table` when its candles open inside `window`, each once, in ascending order; else
-    MalformedData naming the first fault (such a page is never stored)."""
+    `malformed` (a MalformedPage for a REST body, a MalformedFile for an archive file) naming
+    the first fault. Such a page is never stored."""
     opens = candles.open_ms(table)
     if len(opens) == 0:
         return table
     values, counts = np.unique(opens, return_counts=True)
     if (counts > 1).any():
-        raise MalformedData(
+        raise malformed(
             f"{source}: a candle is sent twice (open time {_iso(int(values[counts > 1][0]))})",
             Malformation.DUPLICATE,
         )
     steps = np.diff(opens)
     if (steps < 0).any():
         i = int(np.argmax(steps < 0)) + 1
-        raise MalformedData(
+        raise malformed(
             f"{source}: candle #{i} ({_iso(int(opens[i]))}) opens before the one before it "
             f"({_iso(int(opens[i - 1]))})",
             Malformation.OUT_OF_ORDER,
         )
     outside = opens[(opens < window.start_ms) | (opens > window.end_ms)]
     if len(outside):
-        raise MalformedData(
+        raise malformed(
             f"{source}: a candle opens at {_iso(int(outside[0]))}, outside the window asked for "
             f"({_iso(window.start_ms)} … {_iso(window.end_ms)})",
             Malformation.OUTSIDE_WINDOW,
@@ -162,27 +184,76 @@ def check_page(table: pd.DataFrame, window: SliceKey, source: str) -> pd.DataFra
     return table
 
 
-class _ShortPage(TemporaryError):
-    """A closed window answered with fewer candles than asked, not yet confirmed by a second
-    identical answer."""
+def confirm_short_page(window: SliceKey, answers: Iterable[Answer]) -> Answer:
+    """The answer to a closed `window` that may be stored: the first full one, or the first
+    short one an earlier answer matches open time for open time. A real gap (a halt) answers
+    the same twice; candles lost on the way do not. Each step through `answers` asks the
+    exchange again; UnconfirmedPage when they run out with no two short answers alike."""
+    seen: set[frozenset[int]] = set()
+    for answer in answers:
+        if len(answer.table) >= window.limit or answer.opens in seen:
+            return answer
+        seen.add(answer.opens)
+    raise UnconfirmedPage(
+        f"{window.key}: {len(seen)} answers with fewer than {window.limit} candles for a "
+        "closed window, no two alike (candles lost on the way?)"
+    )
 
-    def __init__(
-        self, message: str, table: pd.DataFrame, outcome: tuple[SliceStatus, StatusReason]
-    ) -> None:
-        super().__init__(message)
-        self.table = table
-        self.outcome = outcome  # how the answer classifies on its own
 
+@dataclass
+class _Request:
+    """One request (a REST window or an archive day) and its attempts, each a manifest row.
 
-@dataclass(frozen=True)
-class _Attempt:
-    """One try at one request: what was asked, and when (for the manifest row)."""
+    The rows are the tally the retry policy counts: tries (429s aside) and 429s."""
 
     window: SliceKey
     source: Source
     url: str
-    number: int
-    requested_at: pd.Timestamp
+    policy: RetryPolicy
+    record: Record
+    log: logging.Logger
+    rows: list[ManifestRow] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        """The number of the attempt about to be made (1 for the first)."""
+        return len(self.rows) + 1
+
+    @property
+    def spent(self) -> bool:
+        """True once `policy.attempts` tries or `policy.rate_limited` 429s have been made."""
+        limited = sum(r.reason is StatusReason.RATE_LIMITED for r in self.rows)
+        tries = len(self.rows) - limited
+        return tries >= self.policy.attempts or limited >= self.policy.rate_limited
+
+    def add(self, row: ManifestRow) -> None:
+        self.rows.append(row)
+        self.record(row)
+
+    def ask(self, attempt: Callable[[], T]) -> T:
+        """One answer: `attempt` (which records its row) asked again while it fails with a
+        TemporaryError and the request has tries left."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(TemporaryError),
+            stop=self._out_of_tries,
+            wait=self.policy.wait,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def answers(self, attempt: Callable[[], T]) -> Iterator[T]:
+        """Answer after answer (each by `ask`) for as long as the request has tries left."""
+        while not self.spent:
+            yield self.ask(attempt)
+
+    def _out_of_tries(self, state: RetryCallState) -> bool:
+        return self.spent
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait_s = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning("%s (attempt %d; again in %.1f s)", error, len(self.rows), wait_s)
 
 
 class _Fetch:
@@ -196,38 +267,40 @@ class _Fetch:
         self.record = record
         self.log = log
 
+    def _request(self, window: SliceKey, source: Source, url: str) -> _Request:
+        return _Request(window, source, url, self.policy, self.record, self.log)
+
     def archive(
         self, series: Series, day: date, client: ArchiveClient
     ) -> tuple[pd.DataFrame, list[RawPayload]]:
         window = whole_day(series, day)
-        url = client.url(series, day)
-        number = 0
+        request = self._request(window, Source.ARCHIVE, client.url(series, day))
 
         def attempt() -> tuple[ArchiveDay, pd.DataFrame]:
-            nonlocal number
-            number += 1
-            tried = _Attempt(window, Source.ARCHIVE, url, number, _now())
+            number, requested_at = request.number, _now()
             try:
                 fetched = client.fetch(series, day)
-                table = check_page(fetched.candles, window, fetched.url)
+                table = check_page(fetched.candles, window, fetched.url, malformed=MalformedFile)
             except QlirError as e:
-                self.record(_failed(tried, e, None))
+                request.add(_failed(request, number, requested_at, e, None))
                 raise
-            return fetched, candles.final_only(table, self.now_ms)
-
-        fetched, table = self._with_retries(attempt, retry_malformed=False)
-        status, reason = manifest.classify(window, len(table), self.now_ms)
-        self.record(
-            _row(
-                _Attempt(window, Source.ARCHIVE, fetched.url, number, fetched.requested_at),
-                status,
-                reason,
-                table,
-                completed_at=fetched.completed_at,
-                duration_ms=fetched.duration_ms,
-                size=len(fetched.zip_bytes),
+            table = candles.final_only(table, self.now_ms)
+            request.add(
+                _row(
+                    request,
+                    number,
+                    table,
+                    manifest.classify(window, len(table), self.now_ms),
+                    url=fetched.url,
+                    requested_at=fetched.requested_at,
+                    completed_at=fetched.completed_at,
+                    duration_ms=fetched.duration_ms,
+                    size=len(fetched.zip_bytes),
+                )
             )
-        )
+            return fetched, table
+
+        fetched, table = request.ask(attempt)
         self.log.debug(
             "archive %s: %d candles in %.0f ms", fetched.url, len(table), fetched.duration_ms
         )
@@ -245,103 +318,33 @@ class _Fetch:
         for window in plan_day(series, day):
             if window.start_ms >= self.now_ms:
                 break  # the rest of the day has not begun
-            table, reply = self._rest_window(window, client)
-            tables.append(table)
-            raw.append(RawPayload(f"{window.slice_id}.json", reply.body))
+            answer = self._rest_window(window, client)
+            tables.append(answer.table)
+            raw.append(RawPayload(f"{window.slice_id}.json", answer.reply.body))
         table = pd.concat(tables, ignore_index=True) if tables else candles.empty()
         return table, raw
 
-    def _rest_window(self, window: SliceKey, client: RestClient) -> tuple[pd.DataFrame, Reply]:
-        url = client.klines_url(window)
-        closed = self.now_ms > window.end_ms
-        short_answers: list[frozenset[int]] = []
-        number = 0
+    def _rest_window(self, window: SliceKey, client: RestClient) -> Answer:
+        request = self._request(window, Source.REST, client.klines_url(window))
 
-        def attempt() -> tuple[pd.DataFrame, Reply]:
-            nonlocal number
-            number += 1
-            tried = _Attempt(window, Source.REST, url, number, _now())
+        def attempt() -> Answer:
+            number, requested_at = request.number, _now()
             reply: Reply | None = None
             try:
-                reply = client.send(url, KLINES_WEIGHT)
-                page = check_page(parse_klines(reply), window, url)
-                table = candles.final_only(page, self.now_ms)
-                if closed and len(table) < window.limit:
-                    opens = frozenset(candles.open_ms(table).tolist())
-                    if opens not in short_answers:  # not yet the same answer twice
-                        short_answers.append(opens)
-                        raise _ShortPage(
-                            f"{url}: {len(table)} of {window.limit} candles in a closed "
-                            "window; asking again to tell a real gap from lost candles",
-                            table,
-                            manifest.classify(window, len(table), self.now_ms),
-                        )
+                reply = client.send(request.url, KLINES_WEIGHT)
+                page = check_page(parse_klines(reply), window, request.url)
             except QlirError as e:
-                self.record(_failed(tried, e, reply))
+                request.add(_failed(request, number, requested_at, e, reply))
                 raise
-            return table, reply
+            answer = Answer(candles.final_only(page, self.now_ms), reply)
+            outcome = manifest.classify(window, len(answer.table), self.now_ms)
+            request.add(_replied(request, number, answer.table, outcome, reply))
+            return answer
 
-        table, reply = self._with_retries(attempt, retry_malformed=True)
-        status, reason = manifest.classify(window, len(table), self.now_ms)
-        self.record(
-            _row(
-                _Attempt(window, Source.REST, reply.url, number, reply.requested_at),
-                status,
-                reason,
-                table,
-                completed_at=reply.completed_at,
-                duration_ms=reply.duration_ms,
-                size=len(reply.body),
-                http_status=reply.status,
-                used_weight=reply.used_weight,
-            )
-        )
-        return table, reply
-
-    def _with_retries(self, call: Callable[[], T], *, retry_malformed: bool) -> T:
-        """Run `call` under the retry policy (see the module docstring)."""
-        policy = self.policy
-        failures = {"rate_limited": 0, "other": 0}
-
-        def retryable(error: BaseException) -> bool:
-            if isinstance(error, MalformedData):
-                return retry_malformed
-            return isinstance(error, TemporaryError) and not isinstance(error, NotPublished)
-
-        def counted() -> T:
-            try:
-                return call()
-            except QlirError as e:
-                failures["rate_limited" if isinstance(e, RateLimited) else "other"] += 1
-                raise
-
-        def stop(state: RetryCallState) -> bool:
-            return (
-                failures["rate_limited"] >= policy.rate_limited
-                or failures["other"] >= policy.attempts
-            )
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, RateLimited | _ShortPage):
-                return 0.0  # after a 429 the shared budget holds every request back
-            return policy.wait(state)
-
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            wait_s = state.next_action.sleep if state.next_action else 0.0
-            self.log.warning(
-                "%s (attempt %d; again in %.1f s)", error, state.attempt_number, wait_s
-            )
-
-        retrying = Retrying(
-            retry=retry_if_exception(retryable),
-            stop=stop,
-            wait=wait,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return retrying(counted)
+        answers = request.answers(attempt)
+        if self.now_ms > window.end_ms:  # closed: a short answer must be confirmed
+            return confirm_short_page(window, answers)
+        return next(answers)
 
 
 def _now() -> pd.Timestamp:
@@ -349,24 +352,27 @@ def _now() -> pd.Timestamp:
 
 
 def _row(
-    tried: _Attempt,
-    status: SliceStatus,
-    reason: StatusReason,
+    request: _Request,
+    number: int,
     table: pd.DataFrame,
+    outcome: tuple[SliceStatus, StatusReason],
     *,
+    url: str,
+    requested_at: pd.Timestamp,
     completed_at: pd.Timestamp,
     duration_ms: float,
     size: int,
     http_status: int | None = None,
     used_weight: int | None = None,
 ) -> ManifestRow:
-    window = tried.window
+    window = request.window
+    status, reason = outcome
     opens = candles.open_ms(table)
     return ManifestRow(
         slice_key=window.key,
         slice_id=window.slice_id,
-        source=tried.source,
-        url=tried.url,
+        source=request.source,
+        url=url,
         start_ms=window.start_ms,
         end_ms=window.end_ms,
         limit=window.limit,
@@ -376,44 +382,61 @@ def _row(
         n_candles=len(table),
         first_open_ms=int(opens[0]) if len(opens) else None,
         last_open_ms=int(opens[-1]) if len(opens) else None,
-        requested_at=tried.requested_at,
+        requested_at=requested_at,
         completed_at=completed_at,
         duration_ms=duration_ms,
         bytes=size,
         used_weight=used_weight,
-        attempt=tried.number,
+        attempt=number,
     )
 
 
-def _failed(tried: _Attempt, error: QlirError, reply: Reply | None) -> ManifestRow:
-    """The row of a failed attempt: its reason, and what came back if anything did."""
-    completed = _now()
-    status, reason, table = SliceStatus.FAILED, _reason(error), candles.empty()
-    if isinstance(error, _ShortPage):
-        # A plausible answer, recorded as such; the next attempt at the slice supersedes it.
-        status, reason = error.outcome
-        table = error.table
-    if reply is None:
-        return _row(
-            tried,
-            status,
-            reason,
-            table,
-            completed_at=completed,
-            duration_ms=(completed - tried.requested_at).total_seconds() * 1000,
-            size=0,
-            http_status=getattr(error, "status", None),
-        )
+def _replied(
+    request: _Request,
+    number: int,
+    table: pd.DataFrame,
+    outcome: tuple[SliceStatus, StatusReason],
+    reply: Reply,
+) -> ManifestRow:
+    """The row of an attempt that got a reply: a clean one, or a failed one."""
     return _row(
-        _Attempt(tried.window, tried.source, tried.url, tried.number, reply.requested_at),
-        status,
-        reason,
+        request,
+        number,
         table,
+        outcome,
+        url=reply.url,
+        requested_at=reply.requested_at,
         completed_at=reply.completed_at,
         duration_ms=reply.duration_ms,
         size=len(reply.body),
         http_status=reply.status,
         used_weight=reply.used_weight,
+    )
+
+
+def _failed(
+    request: _Request,
+    number: int,
+    requested_at: pd.Timestamp,
+    error: QlirError,
+    reply: Reply | None,
+) -> ManifestRow:
+    """The row of a failed attempt: its reason, and what came back if anything did."""
+    outcome, nothing = (SliceStatus.FAILED, reason_of(error)), candles.empty()
+    if reply is not None:
+        return _replied(request, number, nothing, outcome, reply)
+    completed = _now()
+    return _row(
+        request,
+        number,
+        nothing,
+        outcome,
+        url=request.url,
+        requested_at=requested_at,
+        completed_at=completed,
+        duration_ms=(completed - requested_at).total_seconds() * 1000,
+        size=0,
+        http_status=getattr(error, "status", None),
     )
 
 
@@ -427,11 +450,24 @@ _REASONS: list[tuple[type[QlirError], StatusReason]] = [
     (ServerError, StatusReason.HTTP_ERROR),
     (RequestRejected, StatusReason.HTTP_ERROR),
 ]
-# Each kind of malformed payload is its own reason (the values are the same by design).
-MALFORMED_REASONS = {kind: StatusReason(kind.value) for kind in Malformation}
+# Each kind of malformed payload is its own reason in the manifest.
+MALFORMED_REASONS: dict[Malformation, StatusReason] = {
+    Malformation.TRUNCATED_BODY: StatusReason.TRUNCATED_BODY,
+    Malformation.NOT_KLINES: StatusReason.NOT_KLINES,
+    Malformation.FIELD_COUNT: StatusReason.BAD_FIELD_COUNT,
+    Malformation.NON_NUMERIC: StatusReason.NON_NUMERIC_FIELD,
+    Malformation.OUT_OF_ORDER: StatusReason.OUT_OF_ORDER,
+    Malformation.DUPLICATE: StatusReason.DUPLICATE_CANDLES,
+    Malformation.OUTSIDE_WINDOW: StatusReason.OUTSIDE_WINDOW,
+    Malformation.BAD_ZIP: StatusReason.BAD_ZIP,
+    Malformation.TRUNCATED_CSV: StatusReason.TRUNCATED_CSV,
+    Malformation.BAD_CSV: StatusReason.BAD_CSV,
+    Malformation.OTHER: StatusReason.MALFORMED,
+}
 
 
-def _reason(error: QlirError) -> StatusReason:
+def reason_of(error: QlirError) -> StatusReason:
+    """The manifest's reason for an attempt that failed with `error`."""
     if isinstance(error, MalformedData):
         return MALFORMED_REASONS[error.kind]
     return next((r for kind, r in _REASONS if isinstance(error, kind)), StatusReason.HTTP_ERROR)

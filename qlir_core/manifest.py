@@ -40,7 +40,7 @@ class StatusReason(Enum):
     CHECKSUM_MISMATCH = "checksum_mismatch"
     MALFORMED = "malformed"
     INVALID_SYMBOL = "invalid_symbol"
-    # What was wrong with a malformed payload (qlir_core.errors.Malformation, same values).
+    # What was wrong with a malformed payload (each Malformation, by ingest.MALFORMED_REASONS).
     TRUNCATED_BODY = "truncated_body"
     NOT_KLINES = "not_klines"
     BAD_FIELD_COUNT = "bad_field_count"

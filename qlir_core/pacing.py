@@ -12,6 +12,14 @@ file per host, read and written under a file lock (`filelock`, cross-platform):
   than ours (another client on the same IP): nothing more is sent until that window ends.
 - After a 429 nobody sends before its Retry-After has passed. After a 418 nobody sends before
   the ban ends: asking raises IpBanned at once, without a request.
+
+Why not a rate-limiting library: `limits` keeps its counters in memory (per process) or in a
+server (Redis, Memcached, MongoDB), never in a file. `pyrate-limiter` does share a weighted
+bucket between processes through SQLite and a file lock, but its count is the log of what it
+let through itself, in a sliding window: the exchange's higher count of its fixed window
+(`X-MBX-USED-WEIGHT-1M`, another client on the IP) could only be forced in as made-up items, and
+it has no pause (429) or ban (418) that every process honours. Those would need a second shared
+state beside its bucket, under a second lock, so the whole budget stays here, in one file.
 """
 
 from __future__ import annotations

@@ -28,6 +28,11 @@ class Reason(Enum):
     FEWER = "fewer"  # fewer candles than stored: kept
     MISSING = "missing"  # as many or more candles, but some stored open times absent: kept
 
+    @property
+    def label(self) -> str:
+        """How messages show the reason: `fewer`."""
+        return self.name.lower()
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -47,7 +52,7 @@ class Decision:
             detail += f", {self.missing} stored open times not in the fetch"
         if self.changed:
             detail += f", {self.changed} candles changed"
-        return f"{verb} ({self.reason.value}: {detail})"
+        return f"{verb} ({self.reason.label}: {detail})"
 
 
 def decide(new: PartitionData, stored: pd.DataFrame | None) -> Decision:

@@ -26,7 +26,7 @@ class Series:
             )
         if not self.interval.tiles_day:
             raise InvalidSeries(
-                f"interval {self.interval.value} is not supported for day partitions "
+                f"interval {self.interval.label} is not supported for day partitions "
                 "(supported: 1s … 1d, the intervals that divide a day)"
             )
 

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
-from qlir_core.intervals import DAY_MS, Interval
+from qlir_core.binance import DAY_MS, MAX_LIMIT, Interval, day_of_ms, day_start_ms
 from qlir_core.series import Series
 
-MAX_LIMIT = 1000  # Binance's largest page for /api/v3/klines
+__all__ = [
+    "MAX_LIMIT",
+    "SliceKey",
+    "day_of_ms",
+    "day_start_ms",
+    "days_between",
+    "plan_day",
+    "slice_id",
+    "whole_day",
+]
 
 
 @dataclass(frozen=True)
@@ -56,14 +65,6 @@ class SliceKey:
 def slice_id(key: str) -> str:
     """32 hex characters: blake2b with a 16-byte digest of the slice key."""
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-
-
-def day_start_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-
-
-def day_of_ms(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
 
 
 def plan_day(series: Series, day: date, max_limit: int = MAX_LIMIT) -> list[SliceKey]:

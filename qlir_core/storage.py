@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -46,6 +47,8 @@ _HIVE = ds.partitioning(
     pa.schema([("symbol", pa.string()), ("interval", pa.string()), ("date", pa.string())]),
     flavor="hive",
 )
+# A stored path's day, parsed by pyarrow as the dataset reads it: `date=2023-01-21/…` → a date.
+_DAY = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
 # Object stores where one PUT is atomic: the object appears whole when the upload completes
 # (multipart uploads too), and a failed upload leaves the previous object. S3 has been strongly
 # read-after-write consistent since December 2020, so the next reader sees the new object.
@@ -183,9 +186,10 @@ class Store:
             keys = folder.fs.find(folder.path)
         days = set()
         for key in keys:
-            *_, day_dir, name = f"/{key}".rsplit("/", 2)
-            if name == TABLE_FILE and day_dir.startswith("date="):
-                days.add(date.fromisoformat(day_dir.removeprefix("date=")))
+            if PurePosixPath(key).name == TABLE_FILE:
+                day = ds.get_partition_keys(_DAY.parse(key.removeprefix(folder.path))).get("date")
+                if day is not None:
+                    days.add(day)
         return sorted(days)
 
     def dataset(self, layer: str) -> ds.Dataset:

@@ -1,104 +1,132 @@
-"""Settings read once when the definitions load: `qlir.toml`, each key overridable by a
-QLIR_* environment variable. A bad value fails the load with the variable and value named."""
+"""Settings read once when the definitions load: `qlir.toml` (or the file `QLIR_CONFIG` names),
+each key overridable by its QLIR_* environment variable. A bad value fails the load with one
+message naming the variable or file key, the value, and what is expected."""
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any
+
+from pydantic import InstanceOf, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from qlir_core.errors import ConfigError
 from qlir_core.ingest import SourceMode
 from qlir_core.series import Series, parse_series_list
 from qlir_core.sources import archive, rest
 
-T = TypeVar("T")
 CONFIG_FILE_VAR = "QLIR_CONFIG"
 DEFAULT_CONFIG = Path("qlir.toml")
+ENV_PREFIX = "QLIR_"
 
 
-@dataclass(frozen=True)
-class Settings:
-    series: tuple[Series, ...]
-    start_date: date
-    data_root: str
-    source: SourceMode
-    rest_url: str
-    archive_url: str
+class Settings(BaseSettings):
+    """A field's file key is its name; its variable is QLIR_ + the name in capitals."""
+
+    # validate_default: the defaults go through the same parsing as a set value.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", validate_default=True
+    )
+
+    # NoDecode: the variable is a comma-separated list, not JSON.
+    series: Annotated[tuple[InstanceOf[Series], ...], NoDecode] = tuple(
+        parse_series_list("BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1m")
+    )
+    start_date: date = date(2024, 1, 1)
+    data_root: str = "./data"
+    source: SourceMode = SourceMode.AUTO
+    binance_rest_url: str = rest.DEFAULT_URL
+    binance_archive_url: str = archive.DEFAULT_URL
+
+    @field_validator("series", mode="before")
+    @classmethod
+    def _series(cls, value: object) -> tuple[Series, ...]:
+        """A comma-separated string (variable) or a list of keys (file)."""
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        return tuple(parse_series_list(text))
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _past_date(cls, value: object) -> date:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError as e:
+            raise ValueError(f"{e}; expected a date as YYYY-MM-DD") from None
+        if day > datetime.now(UTC).date():
+            raise ValueError("the start date is in the future")
+        return day
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source_mode(cls, value: object) -> SourceMode:
+        if isinstance(value, SourceMode):
+            return value
+        try:
+            return SourceMode(str(value).strip().lower())  # CLI/env spelling → member
+        except ValueError:
+            expected = ", ".join(m.value for m in SourceMode)
+            raise ValueError(f"expected one of {expected}") from None
+
+    @field_validator("data_root", "binance_archive_url", mode="before")
+    @classmethod
+    def _non_empty(cls, value: object) -> str:
+        if not str(value).strip():
+            raise ValueError("empty; expected a folder, an URL or s3://bucket/prefix")
+        return str(value).strip()
+
+    @field_validator("binance_rest_url", mode="before")
+    @classmethod
+    def _url(cls, value: object) -> str:
+        text = str(value).strip()
+        if not text.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return text.rstrip("/")
 
 
-# setting name → (environment variable, parser, default)
-_FIELDS: dict[str, tuple[str, Callable[[str], Any], str]] = {
-    "series": (
-        "QLIR_SERIES",
-        lambda v: tuple(parse_series_list(v)),
-        "BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1m",
-    ),
-    "start_date": ("QLIR_START_DATE", lambda v: _past_date(v), "2024-01-01"),
-    "data_root": ("QLIR_DATA_ROOT", lambda v: _non_empty(v), "./data"),
-    "source": ("QLIR_SOURCE", lambda v: _source_mode(v), "auto"),
-    "rest_url": ("QLIR_BINANCE_REST_URL", lambda v: _url(v), rest.DEFAULT_URL),
-    "archive_url": ("QLIR_BINANCE_ARCHIVE_URL", lambda v: _non_empty(v), archive.DEFAULT_URL),
-}
-_FILE_KEYS = {"rest_url": "binance_rest_url", "archive_url": "binance_archive_url"}
+class _Environment(EnvSettingsSource):
+    """The QLIR_* variables of a given mapping; blank ones count as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = {k: v for k, v in environ.items() if v.strip()}
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._environ.items()}
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the config file and the environment (the environment wins)."""
     env = os.environ if env is None else env
-    file_values = _read_file(Path(env.get(CONFIG_FILE_VAR, DEFAULT_CONFIG)), env)
-    values = {}
-    for name, (var, parse, default) in _FIELDS.items():
-        if env.get(var, "").strip():
-            where, raw = var, env[var]
-        else:
-            key = _FILE_KEYS.get(name, name)
-            where, raw = f"{key} in the config file", file_values.get(key, default)
-            if isinstance(raw, list):
-                raw = ",".join(map(str, raw))
-        try:
-            values[name] = parse(str(raw))
-        except (ValueError, ConfigError) as e:
-            raise ConfigError(f"{where}={raw!r} is invalid: {e}") from None
-    return Settings(**values)
-
-
-def _read_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    if not path.exists():
-        if CONFIG_FILE_VAR in env:
-            raise ConfigError(f"{CONFIG_FILE_VAR}={str(path)!r}: no such file")
-        return {}
+    path = Path(env.get(CONFIG_FILE_VAR, DEFAULT_CONFIG))
+    if CONFIG_FILE_VAR in env and not path.exists():
+        raise ConfigError(f"{CONFIG_FILE_VAR}={str(path)!r}: no such file")
     try:
-        return tomllib.loads(path.read_text())
+        sources = (_Environment(env), TomlConfigSettingsSource(Settings, toml_file=path))
+        # mypy sees only the fields in the model's __init__, not BaseSettings' own arguments.
+        return Settings(_build_sources=(sources, {}))  # type: ignore[call-arg]
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path}: {e}") from None
+    except ValidationError as e:
+        problems = [_problem(error, env, path) for error in e.errors()]
+        raise ConfigError("\n".join(problems)) from None
 
 
-def _past_date(text: str) -> date:
-    day = date.fromisoformat(text.strip())
-    if day > datetime.now(UTC).date():
-        raise ValueError("the start date is in the future")
-    return day
-
-
-def _source_mode(text: str) -> SourceMode:
-    try:
-        return SourceMode(text.strip().lower())
-    except ValueError:
-        raise ValueError(f"expected one of {', '.join(m.value for m in SourceMode)}") from None
-
-
-def _non_empty(text: str) -> str:
-    if not text.strip():
-        raise ValueError("empty")
-    return text.strip()
-
-
-def _url(text: str) -> str:
-    if not text.strip().startswith(("http://", "https://")):
-        raise ValueError("expected an http:// or https:// URL")
-    return text.strip().rstrip("/")
+def _problem(error: ErrorDetails, env: Mapping[str, str], path: Path) -> str:
+    """`QLIR_SOURCE='x' is invalid: expected one of auto, rest, archive`."""
+    name = str(error["loc"][0])
+    variable = ENV_PREFIX + name.upper()
+    where = variable if env.get(variable, "").strip() else f"{name} in {path}"
+    cause: Any = error.get("ctx", {}).get("error")
+    reason = str(cause) if isinstance(cause, Exception) else error["msg"]
+    return f"{where}={error['input']!r} is invalid: {reason}"

@@ -1,38 +1,37 @@
-"""The qlir code location: everything assembled as `defs`."""
+"""The qlir code location: the domains under `defs/` assembled as `defs`, for one set of settings.
+
+The settings decide the partitions (which series, from which day), so the definitions are built
+from them here, once per code location load, rather than collected from module-level objects.
+"""
 
 import dagster as dg
 
 from qlir_dagster import config
-from qlir_dagster.assets.klines import build_klines
-from qlir_dagster.assets.studies import STUDY_IO_MANAGER, build_study_assets
 from qlir_dagster.config import Settings
-from qlir_dagster.io_managers import StudyIOManager
-from qlir_dagster.jobs import build_schedules, klines_checks, klines_job, studies_job
-from qlir_dagster.partitions import klines_partitions, series_partitions
-from qlir_dagster.resources import BinanceResource, StorageResource
+from qlir_dagster.defs.binance.assets import build_klines
+from qlir_dagster.defs.binance.jobs import klines_checks, klines_job
+from qlir_dagster.defs.binance.partitions import klines_partitions, series_partitions
+from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
+from qlir_dagster.defs.binance.schedules import build_schedules
+from qlir_dagster.defs.studies.assets import STUDY_IO_MANAGER, build_study_assets
+from qlir_dagster.defs.studies.io_manager import StudyIOManager
+from qlir_dagster.defs.studies.jobs import studies_job, studies_on_new_klines
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """The whole code location for one set of settings."""
     series = series_partitions(settings)
     klines = build_klines(klines_partitions(settings, series))
-    studies = build_study_assets(series, klines)
     return dg.Definitions(
-        assets=[klines, *studies],
-        jobs=[klines_job, studies_job, klines_checks],
+        assets=[klines, *build_study_assets(series, klines)],
+        jobs=[klines_job, klines_checks, studies_job],
         schedules=build_schedules(settings),
-        sensors=[
-            dg.AutomationConditionSensorDefinition(
-                "studies_on_new_klines",
-                target=dg.AssetSelection.assets(*studies),
-                default_status=dg.DefaultSensorStatus.RUNNING,
-            )
-        ],
+        sensors=[studies_on_new_klines],
         resources={
             "binance": BinanceResource(
-                source=settings.source.value,
-                rest_url=settings.rest_url,
-                archive_url=settings.archive_url,
+                source=settings.source,
+                rest_url=settings.binance_rest_url,
+                archive_url=settings.binance_archive_url,
             ),
             "storage": StorageResource(root=settings.data_root),
             STUDY_IO_MANAGER: StudyIOManager(root=settings.data_root),

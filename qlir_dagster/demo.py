@@ -15,9 +15,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from qlir_core.storage import Store
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
-from qlir_dagster.partitions import partition_key
+from qlir_dagster.defs.binance.partitions import partition_key
 
 SERIES = "BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1h"
 # The console shows warnings and errors only; the full log of each run is in the UI.
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             if not (klines.success and studies.success):
                 return 1
 
-    store = defs.resources["storage"].store()  # type: ignore[union-attr]
+    store = Store(settings.data_root)
     print(f"\nstored under {store.root}:")
     for series in settings.series:
         for day in store.stored_days(series):

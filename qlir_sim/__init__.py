@@ -4,13 +4,10 @@ with serve(Synthetic(["BTCUSDT"], ["1m"], date(2024, 1, 1), days=3)) as url:
     httpx.get(f"{url}/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m"})
 """
 
-from qlir_sim.app import create_app
-from qlir_sim.faults import Faults
+from qlir_sim.app import create_app, serve
+from qlir_sim.faults import CorruptDay, Faults, Halt
 from qlir_sim.limits import Limits
-from qlir_sim.market import Market
-from qlir_sim.mirror import Mirror
-from qlir_sim.quirks import CorruptDay, Halt
-from qlir_sim.server import serve
+from qlir_sim.market import Market, Mirror
 from qlir_sim.synthetic import Synthetic
 
 __all__ = [

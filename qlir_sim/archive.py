@@ -1,91 +1,69 @@
-"""The data.binance.vision daily-klines layout: file names, deterministic zips, CHECKSUM files."""
+"""The archive host: `/data/spot/daily/klines/{SYMBOL}/{interval}/{file}.zip[.CHECKSUM]`, the
+zips and CHECKSUM files of fully past days, damaged when a fault names the day."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import re
-import zipfile
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from qlir_core import binance
 from qlir_core.errors import InvalidSeries
-from qlir_core.intervals import Interval
 from qlir_core.series import Series
+from qlir_sim.exchange import Exchange
+from qlir_sim.faults import Roll, corrupt_checksum, corrupt_zip, corrupts, truncate_csv
+from qlir_sim.formats import checksum_file
 
-ARCHIVE_PREFIX = "data/spot/daily/klines"
-_FILE = re.compile(
-    r"^(?P<base>[A-Z0-9]+-[0-9a-z]+-\d{4}-\d{2}-\d{2})\.zip(?P<checksum>\.CHECKSUM)?$"
-)
-
-
-@dataclass(frozen=True)
-class ArchiveRequest:
-    """One archive file asked for: a series' day, the zip itself or its CHECKSUM sidecar."""
-
-    series: Series
-    day: date
-    checksum: bool
+ROUTE = f"/{binance.ARCHIVE_PREFIX}/{{symbol}}/{{interval}}/{{filename}}"
 
 
-def zip_name(series: Series, day: date) -> str:
-    """`BTCUSDT-1m-2023-01-21.zip` for Series('BTCUSDT', 1m) on 2023-01-21."""
-    return f"{series.symbol}-{series.interval.archive_name}-{day.isoformat()}.zip"
+async def archive_file(request: Request, ex: Exchange, roll: Roll) -> Response:
+    """The zip or CHECKSUM of a fully past day; 404, as the archive answers, for anything else."""
+    wanted = parse_request(request.url.path)
+    if wanted is None:
+        return _not_found()
+    series, day, checksum = wanted
+    now, faults = ex.now_ms(), ex.faults.faults
+    cut = corrupts(faults.truncate_csv, day)
+    if checksum:
+        data = await run_in_threadpool(ex.market.archive_checksum, series, day, now)
+        if data is not None and cut:  # the sidecar of the cut zip: it matches
+            zipped = await run_in_threadpool(ex.market.archive_zip, series, day, now)
+            if zipped is not None:
+                cut_zip = truncate_csv(zipped, day)
+                data = checksum_file(cut_zip, binance.archive_zip_name(series, day))
+        if data is not None and corrupts(faults.corrupt_checksum, day):
+            data = corrupt_checksum(data)
+            ex.stats.fault("corrupt_checksum")
+        media = "text/plain"
+    else:
+        data = await run_in_threadpool(ex.market.archive_zip, series, day, now)
+        if data is not None and cut:
+            data = truncate_csv(data, day)
+            ex.stats.fault("truncate_csv")
+        if data is not None and corrupts(faults.corrupt_zip, day):
+            data = corrupt_zip(data)
+            ex.stats.fault("corrupt_zip")
+        media = "application/zip"
+    return _not_found() if data is None else Response(data, media_type=media)
 
 
-def archive_path(series: Series, day: date) -> str:
-    """`data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2023-01-21.zip` (relative to the host)."""
-    return (
-        f"{ARCHIVE_PREFIX}/{series.symbol}/{series.interval.archive_name}/{zip_name(series, day)}"
-    )
-
-
-def parse_request(symbol: str, interval: str, filename: str) -> ArchiveRequest | None:
-    """The file named by an archive URL's last three segments, or None if no such file can exist."""
-    match = _FILE.match(filename)
-    if match is None:
-        return None
+def parse_request(path: str) -> tuple[Series, date, bool] | None:
+    """(series, day, whether the CHECKSUM is asked for) of an archive path, or None if no such
+    file can exist (a malformed name, an interval that does not tile a day)."""
+    checksum = path.endswith(binance.CHECKSUM_SUFFIX)
     try:
-        series = Series(symbol, Interval.parse(interval))
-        day = date.fromisoformat(match["base"][-10:])
+        symbol, interval, day = binance.parse_archive_url(
+            path.removesuffix(binance.CHECKSUM_SUFFIX)
+        )
+        return Series(symbol, interval), day, checksum
     except (InvalidSeries, ValueError):
         return None
-    if match["base"] != zip_name(series, day)[: -len(".zip")]:
-        return None
-    return ArchiveRequest(series, day, checksum=match["checksum"] is not None)
 
 
-def pack_zip(csv_name: str, csv: bytes, day: date) -> bytes:
-    """A one-member zip with a fixed member timestamp: the same CSV always gives the same bytes."""
-    # The real archive stamps the member shortly after the day ends (e.g. next day 00:54).
-    stamp = day + timedelta(days=1)
-    info = zipfile.ZipInfo(csv_name, date_time=(stamp.year, stamp.month, stamp.day, 0, 54, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3  # Unix, as the real files say; the default depends on the platform.
-    info.external_attr = 0o100644 << 16
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(info, csv, compresslevel=1)  # fast: ~3 ms for a 1m day
-    return buffer.getvalue()
-
-
-def read_zip(data: bytes) -> bytes:
-    """The CSV inside an archive zip (its only member)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return archive.read(archive.namelist()[0])
-
-
-def checksum_file(zip_bytes: bytes, name: str) -> bytes:
-    """The sidecar in `sha256sum` format: `<64 hex>  <file name>\\n`."""
-    return f"{hashlib.sha256(zip_bytes).hexdigest()}  {name}\n".encode()
-
-
-def micros_csv(csv: bytes) -> bytes:
-    """The CSV with times in microseconds, as the archive writes from 2025-01-01 (close …999999)."""
-    lines = []
-    for line in csv.splitlines():
-        fields = line.split(b",")
-        fields[0] += b"000"
-        fields[6] += b"999"
-        lines.append(b",".join(fields))
-    return b"\n".join(lines) + b"\n"
+def _not_found() -> Response:
+    # data.binance.vision is an S3 bucket behind a CDN: a missing key is a 404 with an XML body.
+    body = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>"
+    return PlainTextResponse(body, status_code=404, media_type="application/xml")

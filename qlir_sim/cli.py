@@ -9,14 +9,14 @@ from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from qlir_sim.app import create_app
+from qlir_core import binance
+from qlir_sim.app import HOST, base_url, create_app, listen, make_server, run_until_signal
 from qlir_sim.faults import Faults
 from qlir_sim.limits import Limits
-from qlir_sim.market import Market
-from qlir_sim.mirror import Mirror
-from qlir_sim.server import HOST, base_url, listen, make_server, run_until_signal
+from qlir_sim.market import Market, Mirror
 from qlir_sim.synthetic import ARCHIVE_MICROS_FROM, Synthetic
 
+_LIMITS = Limits()  # Binance's defaults
 _FAULT_HELP = {
     "error_rate": "share of REST and archive requests answered 500/502/503/504",
     "latency_ms": "milliseconds added to every REST and archive request",
@@ -37,12 +37,17 @@ _FAULT_HELP = {
     "(YYYY-MM-DD or all); repeatable",
 }
 
-_EPILOG = """\
+_B = binance  # short, so the endpoint lines below stay aligned
+_EPILOG = (
+    f"""\
 endpoints:
-  GET  /api/v3/klines        symbol, interval, startTime, endTime, limit (500, max 1000); weight 2
-  GET  /api/v3/exchangeInfo  optional symbol or symbols; weight 20
-  GET  /api/v3/time, /api/v3/ping                                    weight 1
-  GET  /data/spot/daily/klines/SYMBOL/INTERVAL/SYMBOL-INTERVAL-YYYY-MM-DD.zip[.CHECKSUM]   no weight
+  GET  {_B.KLINES_PATH}        symbol, interval, startTime, endTime, limit \
+({_B.DEFAULT_LIMIT}, max {_B.MAX_LIMIT}); weight {_B.KLINES_WEIGHT}
+  GET  {_B.EXCHANGE_INFO_PATH}  optional symbol or symbols; weight {_B.EXCHANGE_INFO_WEIGHT}
+  GET  {_B.TIME_PATH}, {_B.PING_PATH}                                    weight {_B.TIME_WEIGHT}
+  GET  /{_B.ARCHIVE_PREFIX}/SYMBOL/INTERVAL/SYMBOL-INTERVAL-YYYY-MM-DD.zip[.CHECKSUM]   no weight
+"""
+    + """\
   GET  /sim/faults           the current fault switches
   POST /sim/faults           JSON object merged into them, e.g. {"error_rate": 0.5};
                              "reset": true starts from no faults, "seed": N restarts the fault dice
@@ -59,6 +64,7 @@ examples:
   qlir-sim --synthetic --start 2024-01-01 --days 5 --halt 2024-01-02T12:40/2024-01-02T14:00
   qlir-sim --synthetic --start today-3 --until-now    (today served partially, via REST only)
 """
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,15 +152,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     limits = parser.add_argument_group("request-weight limit")
     limits.add_argument(
-        "--weight-limit", type=int, default=6000, help="weight per window (%(default)s)"
+        "--weight-limit",
+        type=int,
+        default=_LIMITS.weight_limit,
+        help="weight per window (%(default)s)",
     )
     limits.add_argument(
-        "--window-seconds", type=int, default=60, help="fixed window length (%(default)s)"
+        "--window-seconds",
+        type=int,
+        default=_LIMITS.window_seconds,
+        help="fixed window length (%(default)s)",
     )
     limits.add_argument(
-        "--ban-after", type=int, default=5, help="429s in one window before a 418 ban (%(default)s)"
+        "--ban-after",
+        type=int,
+        default=_LIMITS.ban_after,
+        help="429s in one window before a 418 ban (%(default)s)",
     )
-    limits.add_argument("--ban-seconds", type=int, default=120, help="ban length (%(default)s)")
+    limits.add_argument(
+        "--ban-seconds", type=int, default=_LIMITS.ban_seconds, help="ban length (%(default)s)"
+    )
 
     faults = parser.add_argument_group("faults (also changeable at runtime: POST /sim/faults)")
     faults.add_argument(

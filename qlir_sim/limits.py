@@ -1,4 +1,7 @@
-"""Binance's request-weight limit: a fixed-window counter, 429 beyond it, 418 bans after."""
+"""Binance's request-weight limit: a fixed-window counter, 429 beyond it, 418 bans after.
+
+Its defaults are Binance's own (qlir_core.binance).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-WEIGHTS = {"klines": 2, "exchangeInfo": 20, "time": 1, "ping": 1}
+from qlir_core import binance
+
 _HISTORY = 100  # windows kept for /sim/stats
 
 
@@ -15,10 +19,10 @@ _HISTORY = 100  # windows kept for /sim/stats
 class Limits:
     """The budget: `weight_limit` per fixed window; more than `ban_after` rejections → a ban."""
 
-    weight_limit: int = 6000
-    window_seconds: int = 60
+    weight_limit: int = binance.WEIGHT_LIMIT
+    window_seconds: int = int(binance.WEIGHT_WINDOW_S)
     ban_after: int = 5
-    ban_seconds: int = 120
+    ban_seconds: int = int(binance.BAN_S_DEFAULT)
 
     def __post_init__(self) -> None:
         if min(self.weight_limit, self.window_seconds, self.ban_seconds) < 1 or self.ban_after < 0:
@@ -27,10 +31,11 @@ class Limits:
     @property
     def interval(self) -> tuple[str, int]:
         """The window as exchangeInfo spells it: ("MINUTE", 1) for 60 s."""
-        for name, seconds in (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60)):
+        longest_first = sorted(binance.RATE_LIMIT_INTERVAL_S.items(), key=lambda u: -u[1])
+        for name, seconds in longest_first:
             if self.window_seconds % seconds == 0:
                 return name, self.window_seconds // seconds
-        return "SECOND", self.window_seconds
+        raise AssertionError("every whole number of seconds is a count of SECOND")
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,26 @@
-"""What the exchange serves, whatever the data mode: the Market interface and day arithmetic."""
+"""What the exchange serves: the Market interface, the clock's day arithmetic, and mirror mode
+(a folder laid out like the archive, served byte for byte and parsed for REST)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from cachetools import LRUCache, cachedmethod
 
-from qlir_core.candles import open_ms
-from qlir_core.intervals import DAY_MS
+from qlir_core import binance
+from qlir_core.binance import DAY_MS, day_of_ms, day_start_ms
+from qlir_core.candles import from_csv, open_ms
+from qlir_core.errors import InvalidSeries
 from qlir_core.series import Series
+from qlir_sim.formats import read_zip
 
-EPOCH = date(1970, 1, 1)
+FRAME_CACHE_BYTES = 256 * 2**20  # candle tables kept per market, most recently used first
 
 
 class Market(Protocol):
@@ -40,7 +47,12 @@ class Market(Protocol):
         ...
 
 
-def frame_bytes(key: object, candles: pd.DataFrame) -> int:
+def frame_cache() -> LRUCache[tuple[Series, date], pd.DataFrame]:
+    """An LRU of candle tables bounded by their memory (FRAME_CACHE_BYTES in all)."""
+    return LRUCache(FRAME_CACHE_BYTES, getsizeof=frame_bytes)
+
+
+def frame_bytes(candles: pd.DataFrame) -> int:
     """Memory held by a candle table, for size-bounded caches."""
     return int(candles.memory_usage(index=False).sum())
 
@@ -50,19 +62,9 @@ def symbols(market: Market) -> list[str]:
     return sorted({s.symbol for s in market.series()})
 
 
-def day_start_ms(day: date) -> int:
-    """Epoch milliseconds of a UTC day's midnight."""
-    return (day - EPOCH).days * DAY_MS
-
-
-def day_of(ms: int) -> date:
-    """The UTC day containing epoch millisecond `ms`."""
-    return EPOCH + timedelta(days=ms // DAY_MS)
-
-
 def today(now_ms: int) -> date:
     """The UTC day of the server clock."""
-    return day_of(now_ms)
+    return day_of_ms(now_ms)
 
 
 def is_past(day: date, now_ms: int) -> bool:
@@ -122,3 +124,60 @@ def split_symbol(symbol: str) -> tuple[str, str]:
         if symbol.endswith(quote) and len(symbol) > len(quote):
             return symbol[: -len(quote)], quote
     return symbol, ""
+
+
+class Mirror:
+    """Serves the daily zips under `root/data/spot/daily/klines` (the archive's own layout)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        base = self.root / binance.ARCHIVE_PREFIX
+        if not base.is_dir():
+            raise ValueError(
+                f"{self.root} has no {binance.ARCHIVE_PREFIX}/ folder (the archive layout)"
+            )
+        self._files = _scan(self.root)
+        if not self._files:
+            raise ValueError(f"{base} holds no daily kline zips")
+        self._frames = frame_cache()
+        self._frames_lock = threading.Lock()
+
+    def series(self) -> Sequence[Series]:
+        return sorted(self._files, key=lambda s: (s.symbol, s.interval.ms))
+
+    def days(self, series: Series, now_ms: int) -> Sequence[date]:
+        last = today(now_ms)
+        return [d for d in sorted(self._files.get(series, {})) if d <= last]
+
+    def candles(self, series: Series, day: date, now_ms: int) -> pd.DataFrame:
+        return up_to_now(self._frame(series, day), now_ms, series.interval.ms)
+
+    def archive_zip(self, series: Series, day: date, now_ms: int) -> bytes | None:
+        path = self._files.get(series, {}).get(day)
+        return path.read_bytes() if path is not None and is_past(day, now_ms) else None
+
+    def archive_checksum(self, series: Series, day: date, now_ms: int) -> bytes | None:
+        path = self._files.get(series, {}).get(day)
+        if path is None or not is_past(day, now_ms):
+            return None
+        sidecar = path.with_name(path.name + binance.CHECKSUM_SUFFIX)
+        return sidecar.read_bytes() if sidecar.is_file() else None
+
+    @cachedmethod(lambda self: self._frames, lock=lambda self: self._frames_lock)
+    def _frame(self, series: Series, day: date) -> pd.DataFrame:
+        path = self._files[series][day]
+        return from_csv(read_zip(path.read_bytes()), source=str(path))
+
+
+def _scan(root: Path) -> dict[Series, dict[date, Path]]:
+    """Every `SYMBOL/INTERVAL/SYMBOL-INTERVAL-YYYY-MM-DD.zip` of a daily series under the root's
+    archive folder, by series and day."""
+    found: dict[Series, dict[date, Path]] = {}
+    for path in sorted((root / binance.ARCHIVE_PREFIX).glob("*/*/*.zip")):
+        try:
+            symbol, interval, day = binance.parse_archive_url(path.relative_to(root).as_posix())
+            series = Series(symbol, interval)
+        except (InvalidSeries, ValueError):
+            continue  # e.g. 1mo or 1w folders: not daily series
+        found.setdefault(series, {})[day] = path
+    return found

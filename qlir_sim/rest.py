@@ -1,29 +1,34 @@
-"""The REST endpoints: `/api/v3/klines`, `/api/v3/exchangeInfo`, `/api/v3/time`, `/api/v3/ping`."""
+"""The REST endpoints: `/api/v3/klines` (validated and selected as Binance does),
+`/api/v3/exchangeInfo`, `/api/v3/time`, `/api/v3/ping`."""
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
+import pandas as pd
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qlir_core.candles import empty
-from qlir_core.intervals import Interval
+from qlir_core import binance
+from qlir_core.binance import DEFAULT_LIMIT, MAX_LIMIT, Interval, day_of_ms, day_start_ms
+from qlir_core.candles import empty, open_ms
 from qlir_core.series import Series
-from qlir_sim import binance
+from qlir_sim import replies
 from qlir_sim.exchange import Exchange
-from qlir_sim.exchange_info import exchange_info
-from qlir_sim.faults import Roll
-from qlir_sim.market import Market, symbols
-from qlir_sim.query import DEFAULT_LIMIT, MAX_LIMIT, select_klines
-from qlir_sim.tamper import klines_body, tamper_candles
+from qlir_sim.faults import Roll, klines_body, tamper_candles
+from qlir_sim.limits import Limits
+from qlir_sim.market import Market, split_symbol, symbols
 
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
-_MICROSECONDS_FROM = 10**15  # startTime/endTime may be sent in µs since 2024-12 (CHANGELOG)
+_ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"]
 
 
 @dataclass(frozen=True)
@@ -49,31 +54,32 @@ async def klines(request: Request, ex: Exchange, roll: Roll) -> Response:
 
 def parse_klines(params: QueryParams, market: Market) -> KlinesQuery | Response:
     """The request's parameters checked in Binance's terms, or the error response."""
-    symbol, interval = params.get("symbol"), params.get("interval")
+    symbol, interval = params.get(binance.SYMBOL_PARAM), params.get(binance.INTERVAL_PARAM)
     if not symbol:
-        return binance.mandatory("symbol")
+        return replies.mandatory(binance.SYMBOL_PARAM)
     if not interval:
-        return binance.mandatory("interval")
+        return replies.mandatory(binance.INTERVAL_PARAM)
     try:
         parsed = Interval.parse(interval)
     except ValueError:
-        return binance.bad_interval()
+        return replies.bad_interval()
     if symbol not in symbols(market):
-        return binance.bad_symbol()
+        return replies.bad_symbol()
     numbers: dict[str, int | None] = {}
-    for name in ("startTime", "endTime", "limit"):
+    for name in (binance.START_PARAM, binance.END_PARAM, binance.LIMIT_PARAM):
         text = params.get(name)
         if text is not None and not _DIGITS.match(text):
-            return binance.illegal_chars(name)
+            return replies.illegal_chars(name)
         numbers[name] = None if text is None else int(text)
-    limit = numbers["limit"]
+    limit = numbers[binance.LIMIT_PARAM]
     if limit is None:
         limit = DEFAULT_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
-        return binance.invalid("limit")
-    start, end = _as_ms(numbers["startTime"]), _as_ms(numbers["endTime"])
+        return replies.invalid(binance.LIMIT_PARAM)
+    start = _as_ms(numbers[binance.START_PARAM])
+    end = _as_ms(numbers[binance.END_PARAM])
     if start is not None and end is not None and start > end:
-        return binance.error(binance.START_AFTER_END, "Start time is greater than end time.")
+        return replies.error(replies.START_AFTER_END, "Start time is greater than end time.")
     series = Series(symbol, parsed) if parsed.tiles_day else None
     if series not in market.series():
         series = None  # a listed symbol at an interval this market does not carry: no candles
@@ -117,26 +123,151 @@ async def ping(request: Request, ex: Exchange, roll: Roll) -> Response:
 
 
 def _wanted_symbols(params: QueryParams, listed: list[str]) -> tuple[list[str], Response | None]:
-    one, many = params.get("symbol"), params.get("symbols")
+    one, many = params.get(binance.SYMBOL_PARAM), params.get(binance.SYMBOLS_PARAM)
     if one is not None and many is not None:
-        return [], binance.error(binance.BAD_COMBO, "Combination of optional parameters invalid.")
+        return [], replies.error(replies.BAD_COMBO, "Combination of optional parameters invalid.")
     if one is not None:
-        return [one], None if one in listed else binance.bad_symbol()
+        return [one], None if one in listed else replies.bad_symbol()
     if many is None:
         return listed, None
     try:
         names = json.loads(many)
     except json.JSONDecodeError:
-        return [], binance.invalid("symbols")
+        return [], replies.invalid(binance.SYMBOLS_PARAM)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return [], binance.invalid("symbols")
+        return [], replies.invalid(binance.SYMBOLS_PARAM)
     if any(n not in listed for n in names):
-        return [], binance.bad_symbol()
+        return [], replies.bad_symbol()
     return names, None
 
 
 def _as_ms(value: int | None) -> int | None:
-    """A timestamp parameter in milliseconds (µs values are recognised by their size)."""
+    """A timestamp parameter in milliseconds: startTime and endTime may be sent in µs since
+    2024-12 (CHANGELOG), recognised by their size."""
     if value is None:
         return None
-    return value // 1000 if value >= _MICROSECONDS_FROM else value
+    return value // 1000 if value >= binance.MICROS_FROM else value
+
+
+# --- which candles a klines request gets -------------------------------------------------------
+
+
+def select_klines(
+    days: Sequence[date],
+    load: Callable[[date], pd.DataFrame],
+    *,
+    start_ms: int | None,
+    end_ms: int | None,
+    limit: int,
+) -> pd.DataFrame:
+    """Candles by open time, chronological, as `GET /api/v3/klines` picks them.
+
+    With `start_ms`: the oldest from it, up to `limit`, never past `end_ms`. Without: the most
+    recent up to `limit` opening at or before `end_ms` (or the latest ones).
+    """
+    if start_ms is not None:
+        return _forward(days, load, start_ms, end_ms, limit)
+    return _backward(days, load, end_ms, limit)
+
+
+def _forward(
+    days: Sequence[date],
+    load: Callable[[date], pd.DataFrame],
+    start_ms: int,
+    end_ms: int | None,
+    limit: int,
+) -> pd.DataFrame:
+    frames: list[pd.DataFrame] = []
+    count = 0
+    for day in days[bisect_left(days, day_of_ms(start_ms)) :]:
+        if end_ms is not None and day_start_ms(day) > end_ms:
+            break
+        frame = load(day)
+        opens = open_ms(frame)
+        keep = opens >= start_ms
+        if end_ms is not None:
+            keep &= opens <= end_ms
+        if keep.any():
+            frames.append(frame[keep])
+            count += int(keep.sum())
+        if count >= limit:
+            break
+    return _joined(frames).iloc[:limit].reset_index(drop=True)
+
+
+def _backward(
+    days: Sequence[date],
+    load: Callable[[date], pd.DataFrame],
+    end_ms: int | None,
+    limit: int,
+) -> pd.DataFrame:
+    frames: list[pd.DataFrame] = []
+    count = 0
+    stop = len(days) if end_ms is None else bisect_right(days, day_of_ms(end_ms))
+    for day in reversed(days[:stop]):
+        frame = load(day)
+        if end_ms is not None:
+            frame = frame[open_ms(frame) <= end_ms]
+        if not frame.empty:
+            frames.insert(0, frame)
+            count += len(frame)
+        if count >= limit:
+            break
+    return _joined(frames).iloc[-limit:].reset_index(drop=True)
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One frame from the non-empty pieces (concat warns about empty ones)."""
+    if not frames:
+        return empty()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+# --- the exchangeInfo body --------------------------------------------------------------------
+
+
+def exchange_info(symbols: list[str], limits: Limits, now_ms: int) -> dict[str, Any]:
+    """The body for `symbols`, with the configured REQUEST_WEIGHT limit."""
+    unit, count = limits.interval
+    return {
+        "timezone": "UTC",
+        "serverTime": now_ms,
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": unit,
+                "intervalNum": count,
+                "limit": limits.weight_limit,
+            },
+            # Listed as Binance lists it; the local exchange does not enforce it.
+            {
+                "rateLimitType": "RAW_REQUESTS",
+                "interval": "MINUTE",
+                "intervalNum": 5,
+                "limit": 61000,
+            },
+        ],
+        "exchangeFilters": [],
+        "symbols": [_symbol(s) for s in symbols],
+    }
+
+
+def _symbol(symbol: str) -> dict[str, Any]:
+    base, quote = split_symbol(symbol)
+    return {
+        "symbol": symbol,
+        "status": "TRADING",
+        "baseAsset": base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "orderTypes": _ORDER_TYPES,
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+    }

@@ -1,31 +1,38 @@
-"""Synthetic mode: deterministic candles for any symbols and intervals, made a day at a time."""
+"""Synthetic mode: deterministic candles for any symbols and intervals, made a day at a time:
+a random walk per day, its archive zips built ahead on a worker thread."""
 
 from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from cachetools import LRUCache, cachedmethod
 
-from qlir_core.candles import empty, to_csv
-from qlir_core.intervals import Interval
+from qlir_core import binance
+from qlir_core.binance import DAY_MS, HOUR_MS, Interval, day_start_ms
+from qlir_core.candles import COLUMNS, empty
 from qlir_core.series import Series
-from qlir_sim.archive import checksum_file, micros_csv, pack_zip, zip_name
-from qlir_sim.cache import SizedLRU
-from qlir_sim.market import day_start_ms, frame_bytes, is_past, split_symbol, today, up_to_now
-from qlir_sim.quirks import CorruptDay, Halt, corrupted, without_halts
-from qlir_sim.walk import DayPlan, walk_day
-from qlir_sim.zips import AHEAD, ZipShelf, next_days
+from qlir_sim.faults import CorruptDay, Halt, corrupted, without_halts
+from qlir_sim.formats import checksum_file, micros_csv, pack_zip, to_csv
+from qlir_sim.market import frame_cache, is_past, split_symbol, time_column, today, up_to_now
 
 # The archive writes spot times in microseconds from this day on (binance-public-data README).
-ARCHIVE_MICROS_FROM = date(2025, 1, 1)
+ARCHIVE_MICROS_FROM = binance.MICROS_SINCE
 _ANCHOR_BLOCK = 256  # day opens are drawn in blocks, so extending the range never changes old days
 _MEAN_REVERSION = 0.01  # keeps multi-year prices within a plausible band around the start price
-_FRAME_CACHE_BYTES = 256 * 2**20
+AHEAD = 2  # archive days built ahead of each request read in day order
+_ZIP_CACHE_BYTES = 256 * 2**20
+_BYTES_PER_CANDLE = 70  # a deflated CSV row: sizes the zip cache before the zip exists
+VOLUME_DECIMALS = 5
+
+Key = tuple[Series, date]
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,8 @@ class Synthetic:
         self._anchors: dict[str, np.ndarray] = {}
         self._profiles: dict[str, _Profile] = {}
         self._lock = threading.Lock()
-        self._frames: SizedLRU[tuple[Series, date], pd.DataFrame] = SizedLRU(
-            _FRAME_CACHE_BYTES, frame_bytes
-        )
+        self._frames = frame_cache()
+        self._frames_lock = threading.Lock()
         self._zips = ZipShelf(self._pack)
 
     def series(self) -> Sequence[Series]:
@@ -115,11 +121,12 @@ class Synthetic:
 
     def archive_checksum(self, series: Series, day: date, now_ms: int) -> bytes | None:
         data = self.archive_zip(series, day, now_ms)
-        return None if data is None else checksum_file(data, zip_name(series, day))
+        return None if data is None else checksum_file(data, binance.archive_zip_name(series, day))
 
+    @cachedmethod(lambda self: self._frames, lock=lambda self: self._frames_lock)
     def full_day(self, series: Series, day: date) -> pd.DataFrame:
         """All of a covered day's candles, halts and corruption applied, regardless of the clock."""
-        return self._frames.get_or_make((series, day), lambda: self._generate(series, day))
+        return self._generate(series, day)
 
     def _covers(self, series: Series, day: date) -> bool:
         in_range = self.start <= day and (self.end is None or day < self.end)
@@ -151,7 +158,8 @@ class Synthetic:
         csv = to_csv(frame)
         if self._micros_from is not None and day >= self._micros_from:
             csv = micros_csv(csv)
-        return pack_zip(zip_name(series, day)[: -len(".zip")] + ".csv", csv, day)
+        name = binance.archive_zip_name(series, day).removesuffix(".zip") + ".csv"
+        return pack_zip(name, csv, day)
 
     def _profile(self, symbol: str) -> _Profile:
         """The symbol's profile: majors as known, others from a hash; jittered by the seed."""
@@ -199,3 +207,116 @@ class Synthetic:
 def _crc(text: str) -> int:
     """A stable (unlike hash()) integer for seeding from a name."""
     return zlib.crc32(text.encode())
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """Everything one day's walk depends on, besides its random generator."""
+
+    day_start_ms: int
+    interval_ms: int
+    open_price: float
+    next_open: float  # the day's last close: the next day starts from it
+    decimals: int  # price tick = 10**-decimals
+    daily_vol: float  # standard deviation of the day's log return
+    quote_volume_per_day: float
+
+
+def walk_day(plan: DayPlan, rng: np.random.Generator) -> pd.DataFrame:
+    """The day's candles: a Brownian bridge from open to next open; wicks, volumes, trades."""
+    n = DAY_MS // plan.interval_ms
+    sigma = plan.daily_vol / np.sqrt(n)
+    # Volatility clusters: a slowly varying multiplier, so quiet and busy stretches alternate.
+    regime = np.exp(np.convolve(rng.normal(0, 0.35, n), np.ones(8) / 8)[:n] * 2)
+    steps = rng.normal(0.0, sigma, n) * regime
+    path = np.cumsum(steps)
+    share = np.arange(1, n + 1) / n
+    target = np.log(plan.next_open / plan.open_price)
+    closes = plan.open_price * np.exp(path - share * path[-1] + share * target)
+
+    tick = 10.0**-plan.decimals
+    closes = np.maximum(np.round(closes, plan.decimals), tick)
+    closes[-1] = plan.next_open
+    opens = np.concatenate(([plan.open_price], closes[:-1]))
+    body_high = np.maximum(opens, closes)
+    body_low = np.minimum(opens, closes)
+    wick = np.abs(rng.normal(0.0, sigma * 0.7, (2, n))) * regime
+    highs = np.maximum(np.round(body_high * np.exp(wick[0]), plan.decimals), body_high)
+    lows = np.minimum(np.round(body_low * np.exp(-wick[1]), plan.decimals), body_low)
+    lows = np.where(lows > 0, lows, body_low)
+
+    opens_ms = plan.day_start_ms + np.arange(n, dtype=np.int64) * plan.interval_ms
+    hours = (opens_ms % DAY_MS) / HOUR_MS
+    diurnal = 1.0 + 0.4 * np.cos(2 * np.pi * (hours - 15.0) / 24.0)  # busiest around 15:00 UTC
+    activity = rng.lognormal(0.0, 0.5, n) * diurnal * (1.0 + 0.5 * np.abs(steps) / sigma)
+    typical = (opens + highs + lows + closes) / 4.0
+    quote_target = plan.quote_volume_per_day / n * activity / activity.mean()
+    volume = np.maximum(np.round(quote_target / typical, VOLUME_DECIMALS), 10.0**-VOLUME_DECIMALS)
+    quote = np.round(volume * typical, 8)
+    taker_share = rng.beta(8.0, 8.0, n)
+    taker = np.minimum(np.round(volume * taker_share, VOLUME_DECIMALS), volume)
+    taker_quote = np.minimum(np.round(taker * typical, 8), quote)
+    trade_size = 150.0 * rng.lognormal(0.0, 0.3, n)  # quote currency per trade
+    trades = np.maximum(np.round(quote / trade_size), 1).astype(np.int64)
+
+    values = {
+        "open_time": time_column(opens_ms),
+        "open": opens,
+        "high": highs,
+        "low": lows,
+        "close": closes,
+        "volume": volume,
+        "close_time": time_column(opens_ms + plan.interval_ms - 1),
+        "quote_volume": quote,
+        "trades": trades,
+        "taker_buy_base_volume": taker,
+        "taker_buy_quote_volume": taker_quote,
+    }
+    return pd.DataFrame({c: values[c] for c in COLUMNS})
+
+
+class ZipShelf:
+    """`get(series, day)` → the zip bytes from `build`, each built once while it stays cached.
+
+    Formatting a 1m day as CSV takes ~30 ms: building the next days while the client digests
+    this one keeps a day-by-day backfill from waiting on the server.
+    """
+
+    def __init__(self, build: Callable[[Series, date], bytes]) -> None:
+        self._build = build
+        # Each future is cached with its estimated zip size: the LRU evicts by that size.
+        self._futures: LRUCache[Key, tuple[Future[bytes], int]] = LRUCache(
+            _ZIP_CACHE_BYTES, getsizeof=lambda entry: entry[1]
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._last: dict[Series, date] = {}
+
+    def get(self, series: Series, day: date, ahead: list[date]) -> bytes:
+        """The day's zip (waited for); `ahead` is queued when the series is read in day order."""
+        wanted = self._future(series, day)
+        previous = self._last.get(series)
+        self._last[series] = day
+        if previous is not None and (day - previous).days == 1:
+            for later in ahead:
+                self._future(series, later)
+        return wanted.result()
+
+    def _future(self, series: Series, day: date) -> Future[bytes]:
+        with self._lock:  # one submit per key, however many requests race for it
+            entry = self._futures.get((series, day))
+            if entry is None:
+                entry = (self._submit(series, day), series.interval.per_day * _BYTES_PER_CANDLE)
+                with suppress(ValueError):  # larger than the whole cache: not kept
+                    self._futures[series, day] = entry
+            return entry[0]
+
+    def _submit(self, series: Series, day: date) -> Future[bytes]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="qlir-sim-zips")
+        return self._pool.submit(self._build, series, day)
+
+
+def next_days(day: date, count: int) -> list[date]:
+    """The `count` days after `day`."""
+    return [day + timedelta(days=i) for i in range(1, count + 1)]

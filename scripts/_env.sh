@@ -16,3 +16,14 @@ fi
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 [ -e "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+# Create and migrate the instance's databases once, before any run can start: runs started
+# together on a home whose SQLite files do not exist yet race on creating the schema.
+if [ ! -e "$DAGSTER_HOME/.migrated" ]; then
+  (
+    flock 9
+    if [ ! -e "$DAGSTER_HOME/.migrated" ]; then
+      "$UV" run --frozen dagster instance migrate >/dev/null
+      touch "$DAGSTER_HOME/.migrated"
+    fi
+  ) 9>"$DAGSTER_HOME/.migrate.lock"
+fi

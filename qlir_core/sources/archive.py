@@ -17,17 +17,18 @@ from typing import Any
 import pandas as pd
 from upath import UPath
 
-from qlir_core import candles
+from qlir_core import binance, candles
 from qlir_core.errors import (
     ChecksumMismatch,
     Malformation,
-    MalformedData,
+    MalformedFile,
     NetworkError,
     NotPublished,
 )
 from qlir_core.series import Series
 
-DEFAULT_URL = "https://data.binance.vision"
+DEFAULT_URL = binance.ARCHIVE_URL
+day_path = binance.archive_day_path  # a day's zip, relative to the archive root
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,13 @@ class ArchiveDay:
     duration_ms: float
 
 
-def day_path(series: Series, day: date) -> str:
-    """e.g. `data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2023-01-21.zip`"""
-    name = f"{series.symbol}-{series.interval.archive_name}-{day.isoformat()}.zip"
-    return f"data/spot/daily/klines/{series.symbol}/{series.interval.archive_name}/{name}"
-
-
 class ArchiveClient:
     def __init__(self, base_url: str = DEFAULT_URL, **storage_options: Any) -> None:
         self.base_url = base_url.rstrip("/")
         self._base = UPath(self.base_url, **storage_options)
 
     def url(self, series: Series, day: date) -> str:
-        return f"{self.base_url}/{day_path(series, day)}"
+        return binance.archive_url(self.base_url, series, day)
 
     def fetch(self, series: Series, day: date) -> ArchiveDay:
         """The day's candles, verified against the published sha256."""
@@ -61,7 +56,7 @@ class ArchiveClient:
         started = time.perf_counter()
         path = self._base / day_path(series, day)
         data = _read(path)
-        checksum = _read(path.with_name(path.name + ".CHECKSUM"))
+        checksum = _read(path.with_name(path.name + binance.CHECKSUM_SUFFIX))
         verify(data, checksum, self.url(series, day))
         table = candles.from_csv(unzip_single(data, self.url(series, day)), source=str(path))
         return ArchiveDay(
@@ -91,12 +86,12 @@ def unzip_single(data: bytes, url: str) -> bytes:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = [n for n in archive.namelist() if n.endswith(".csv")]
             if len(names) != 1:
-                raise MalformedData(
+                raise MalformedFile(
                     f"{url}: expected one CSV in the zip, found {names}", Malformation.BAD_ZIP
                 )
             return archive.read(names[0])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
-        raise MalformedData(f"{url}: not a readable zip ({e})", Malformation.BAD_ZIP) from e
+        raise MalformedFile(f"{url}: not a readable zip ({e})", Malformation.BAD_ZIP) from e
 
 
 def _read(path: UPath) -> bytes:

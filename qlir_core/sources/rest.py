@@ -17,11 +17,12 @@ from urllib.parse import urlencode
 import httpx
 import pandas as pd
 
-from qlir_core import candles
+from qlir_core import binance, candles
+from qlir_core.binance import EXCHANGE_INFO_WEIGHT, KLINES_WEIGHT, WEIGHT_HEADER
 from qlir_core.errors import (
     InvalidSymbol,
     IpBanned,
-    MalformedData,
+    MalformedPage,
     NetworkError,
     QlirError,
     RateLimited,
@@ -31,15 +32,24 @@ from qlir_core.errors import (
 from qlir_core.pacing import Budget, WeightLimit
 from qlir_core.slices import SliceKey
 
-DEFAULT_URL = "https://data-api.binance.vision"
+__all__ = [
+    "DEFAULT_URL",
+    "EXCHANGE_INFO_WEIGHT",
+    "KLINES_WEIGHT",
+    "WEIGHT_HEADER",
+    "ExchangeInfo",
+    "KlinesPage",
+    "Reply",
+    "RestClient",
+    "parse_exchange_info",
+    "parse_klines",
+    "raise_for_status",
+]
+
+DEFAULT_URL = binance.REST_URL
 TIMEOUT_S = 10.0  # Binance itself gives up on a request after 10 s (-1007 TIMEOUT)
-WEIGHT_HEADER = "x-mbx-used-weight-1m"
-KLINES_WEIGHT = 2  # rest-api.md, "Kline/Candlestick data" (1 before 2023-08-25)
-EXCHANGE_INFO_WEIGHT = 20
 RELEARN_AFTER_S = 60.0
-BAN_S_WITHOUT_RETRY_AFTER = 120.0  # bans last "from 2 minutes to 3 days" (rest-api.md LIMITS)
-_BAD_SYMBOL = -1121
-_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+RATE_LIMITED_S_DEFAULT = 60.0  # a 429 without Retry-After: wait out a one-minute window
 
 
 @dataclass(frozen=True)
@@ -113,15 +123,8 @@ class RestClient:
 
     def klines_url(self, window: SliceKey) -> str:
         """e.g. `…/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1674259200000`
-        `&endTime=1674319199999&limit=1000`"""
-        params = {
-            "symbol": window.series.symbol,
-            "interval": window.series.interval.value,
-            "startTime": window.start_ms,
-            "endTime": window.end_ms,
-            "limit": window.limit,
-        }
-        return f"{self.base_url}/api/v3/klines?{urlencode(params)}"
+        `&endTime=1674319199999&limit=1000` (see binance.klines_url)"""
+        return binance.klines_url(self.base_url, window)
 
     def klines(self, window: SliceKey) -> KlinesPage:
         """The candles Binance returns for `window`, forming ones included (see final_only)."""
@@ -132,8 +135,9 @@ class RestClient:
     def exchange_info(self, symbol: str | None = None) -> ExchangeInfo:
         """The spot symbols (all, or `symbol` only) and the request-weight limit; the limit is
         passed to the shared budget."""
-        query = "" if symbol is None else "?" + urlencode({"symbol": symbol})
-        reply = self.send(f"{self.base_url}/api/v3/exchangeInfo{query}", EXCHANGE_INFO_WEIGHT)
+        query = "" if symbol is None else "?" + urlencode({binance.SYMBOL_PARAM: symbol})
+        url = f"{self.base_url}{binance.EXCHANGE_INFO_PATH}{query}"
+        reply = self.send(url, EXCHANGE_INFO_WEIGHT)
         raise_for_status(reply)
         info = parse_exchange_info(reply)
         if info.request_weight is not None:
@@ -173,7 +177,7 @@ class RestClient:
             requested_at=requested_at,
             completed_at=pd.Timestamp.now(tz="UTC"),
             duration_ms=(time.perf_counter() - started) * 1000,
-            retry_after=_seconds_or_none(response.headers.get("retry-after")),
+            retry_after=_seconds_or_none(response.headers.get(binance.RETRY_AFTER_HEADER)),
         )
         self.budget.observe(ticket, reply.used_weight)
         if reply.status == 429:
@@ -185,7 +189,7 @@ class RestClient:
             self._learn = self.budget.configured is None and not recent
         elif reply.status == 418:
             wait = reply.retry_after
-            self.budget.ban(BAN_S_WITHOUT_RETRY_AFTER if wait is None else wait)
+            self.budget.ban(binance.BAN_S_DEFAULT if wait is None else wait)
         return reply
 
     def get(self, url: str, weight: int = KLINES_WEIGHT) -> Reply:
@@ -220,12 +224,16 @@ def parse_exchange_info(reply: Reply) -> ExchangeInfo:
             if s.get("status") == "TRADING" and s.get("isSpotTradingAllowed", True)
         )
         limits = [
-            (int(r["limit"]), float(r.get("intervalNum", 1)) * _INTERVAL_S[r["interval"]])
+            (
+                int(r["limit"]),
+                float(r.get("intervalNum", 1)) * binance.RATE_LIMIT_INTERVAL_S[r["interval"]],
+            )
             for r in body.get("rateLimits", [])
-            if r.get("rateLimitType") == "REQUEST_WEIGHT" and r.get("interval") in _INTERVAL_S
+            if r.get("rateLimitType") == "REQUEST_WEIGHT"
+            and r.get("interval") in binance.RATE_LIMIT_INTERVAL_S
         ]
     except (ValueError, KeyError, TypeError) as e:
-        raise MalformedData(f"{reply.url}: not an exchangeInfo body ({e})") from e
+        raise MalformedPage(f"{reply.url}: not an exchangeInfo body ({e})") from e
     if not limits:
         return ExchangeInfo(symbols, None)
     weight, window_s = min(limits, key=lambda lw: lw[0] / lw[1])  # the tightest rate
@@ -241,16 +249,16 @@ def raise_for_status(reply: Reply, headers: httpx.Headers | None = None) -> None
     where = f"GET {reply.url}: HTTP {status}" + (f" (code {code}: {msg})" if code else "")
     retry_after = reply.retry_after
     if retry_after is None and headers is not None:
-        retry_after = _seconds_or_none(headers.get("retry-after"))
+        retry_after = _seconds_or_none(headers.get(binance.RETRY_AFTER_HEADER))
     if status == 429:
-        wait = 60.0 if retry_after is None else retry_after
+        wait = RATE_LIMITED_S_DEFAULT if retry_after is None else retry_after
         raise RateLimited(f"{where}; retry after {wait:g} s", wait)
     if status == 418:
-        wait = BAN_S_WITHOUT_RETRY_AFTER if retry_after is None else retry_after
+        wait = binance.BAN_S_DEFAULT if retry_after is None else retry_after
         raise IpBanned(f"{where}; the IP is banned for {wait:g} s", wait)
     if status >= 500:
         raise ServerError(where, status)
-    if code == _BAD_SYMBOL:
+    if code == binance.BAD_SYMBOL_CODE:
         raise InvalidSymbol(f"{where}: Binance does not list this symbol", status, code)
     raise RequestRejected(where, status, code)
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from qlir_core.studies.band_touch import LABELS
 from qlir_core.studies.sma import Direction
 
-_DIRECTION_COLOURS = {Direction.UP.value: "tab:green", Direction.DOWN.value: "tab:red"}
+_DIRECTION_COLOURS = {Direction.UP: "tab:green", Direction.DOWN: "tab:red"}
 _DPI = 100
 
 
@@ -36,7 +36,7 @@ def sma_survival_png(survival: pd.DataFrame, *, title: str = "SMA leg survival")
                 part["n"],
                 part["survival"],
                 where="post",
-                color=_DIRECTION_COLOURS[direction.value],
+                color=_DIRECTION_COLOURS[direction],
                 label=f"{direction.value} ({legs} legs)",
             )
         ax.set_yscale("log")

@@ -2,17 +2,21 @@
 series, that reads the series' whole stored history and writes the tables it returns.
 
 A study is a function `(candles, series, *, param=default, ...) -> StudyResult`; its keyword
-parameters (with their defaults) are what a run can configure.
+parameters (with their defaults) are what a run can configure, declared to the orchestrator as
+one pydantic model (`Study.parameters_model`) so a bad name or type is refused before a run.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
+import pydantic
 
 from qlir_core.series import Series
 
@@ -42,12 +46,20 @@ class Study:
     @property
     def parameters(self) -> dict[str, Any]:
         """The configurable keyword parameters and their defaults."""
-        signature = inspect.signature(self.function)
-        return {
-            p.name: p.default
-            for p in signature.parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        return {p.name: p.default for p in self._keyword_parameters()}
+
+    @cached_property
+    def parameters_model(self) -> type[pydantic.BaseModel]:
+        """The keyword parameters as a pydantic model: one field per parameter, its type and
+        default. A `Sequence[T]` parameter is a `list[T]` field (run config is plain data)."""
+        hints = typing.get_type_hints(self.function)
+        fields: dict[str, Any] = {
+            p.name: _field(hints[p.name], p.default) for p in self._keyword_parameters()
         }
+        model = pydantic.create_model(
+            _model_name(self.name), __config__=pydantic.ConfigDict(extra="forbid"), **fields
+        )
+        return typing.cast(type[pydantic.BaseModel], model)
 
     def run(
         self, candles: pd.DataFrame, series: Series, params: Mapping[str, Any] | None = None
@@ -58,6 +70,24 @@ class Study:
             known = ", ".join(self.parameters) or "none"
             raise ValueError(f"{self.name}: unknown parameter(s) {unknown}; known: {known}")
         return self.function(candles, series, **params)
+
+    def _keyword_parameters(self) -> list[inspect.Parameter]:
+        signature = inspect.signature(self.function)
+        return [
+            p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+
+
+def _field(hint: Any, default: Any) -> tuple[Any, Any]:
+    if typing.get_origin(hint) is Sequence:
+        (item,) = typing.get_args(hint)
+        return list[item], list(default)  # type: ignore[valid-type]
+    return hint, default
+
+
+def _model_name(study_name: str) -> str:
+    """`sma_study` → `SmaStudyParameters`."""
+    return "".join(part.capitalize() for part in study_name.split("_")) + "Parameters"
 
 
 _REGISTRY: dict[str, Study] = {}

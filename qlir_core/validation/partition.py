@@ -17,8 +17,8 @@ from qlir_core.validation.candle_rules import check_candle_times
 from qlir_core.validation.completeness import check_completeness, check_slice_candles
 from qlir_core.validation.context import Findings, Partition
 from qlir_core.validation.report import FailureCase, GapRun, PartitionReport, Summary
-from qlir_core.validation.rules import GapCause, Severity
-from qlir_core.validation.schemas import CANDLES, MANIFEST, TableModel
+from qlir_core.validation.rules import GapCause, Rule, Severity
+from qlir_core.validation.schemas import CandleSchema, ManifestSchema
 from qlir_core.validation.slice_rules import (
     SLICE_COLUMNS,
     Slice,
@@ -26,8 +26,11 @@ from qlir_core.validation.slice_rules import (
     check_spacing,
     latest_attempts,
 )
+from qlir_core.validation.tables import TableModel
 
 MAX_CASES = 20
+CANDLES = TableModel(CandleSchema, structure=Rule.CANDLE_COLUMNS)
+MANIFEST = TableModel(ManifestSchema, structure=Rule.MANIFEST_COLUMNS)
 
 
 def validate_partition(

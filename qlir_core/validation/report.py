@@ -1,10 +1,12 @@
 """What validating one partition finds: typed records, turned into tables only on demand.
 
-Tables are built lazily (a passing partition builds none), with enums written as strings.
+Tables are built lazily (a passing partition builds none), with enums written as their stored
+spellings; log lines name rules and severities by their enum names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -68,7 +70,7 @@ class Finding:
     def message(self) -> str:
         """One line for a log: severity, rule, partition, count and the first offender."""
         head = (
-            f"{self.severity.value.upper()} {self.rule.value} {self.series} {self.day}: "
+            f"{self.severity.name} {self.rule.name} {self.series} {self.day}: "
             f"{self.count} violation(s)"
         )
         if not self.sample:
@@ -156,6 +158,10 @@ class PartitionReport:
     def failure_cases(self) -> pd.DataFrame:
         """All findings' samples in one table with CASE_COLUMNS, worst severity first."""
         return _cases_frame([(f, c) for f in self.violations for c in f.sample])
+
+    def cases_of(self, rules: Collection[Rule]) -> pd.DataFrame:
+        """The samples of the findings of `rules` only, as `failure_cases` orders them."""
+        return _cases_frame([(f, c) for f in self.violations if f.rule in rules for c in f.sample])
 
     @cached_property
     def gaps(self) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """The validation rules: stable names, their severity and what each one means.
 
-A rule's value is its stable name (it appears in check results, logs and failure tables);
+A rule's value is its stable spelling in stored data (failure tables, check metadata); log lines
+show its enum name;
 severity says what a violation is: ERROR for corruption, WARN for the exchange's own
 irregularities (halts, truncated bars; docs/reference/binance-api-notes.md §8), INFO for what is
 merely not there yet (the current day).

@@ -4,15 +4,18 @@ and with the partition; the latest non-failed slices tile the day as `plan_day` 
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from qlir_core import binance
 from qlir_core.intervals import Interval
 from qlir_core.manifest import SliceStatus, Source, StatusReason
 from qlir_core.slices import MAX_LIMIT, SliceKey, slice_id
@@ -21,12 +24,8 @@ from qlir_core.validation.report import FailureCase, iso
 from qlir_core.validation.rules import Rule
 
 E = TypeVar("E", bound=Enum)
-KLINES_PATH = "/api/v3/klines"
-# …/data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2023-01-21.zip, at any base (https, s3, a folder)
-_ARCHIVE_PATH = re.compile(
-    r"(?:^|/)data/spot/daily/klines/(?P<symbol>[^/]+)/(?P<interval>[^/]+)/(?P<file>[^/]+)\.zip$"
-)
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+T = TypeVar("T")
+Mask = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -43,63 +42,15 @@ class UrlParts:
 
 
 def parse_url(url: str) -> UrlParts:
-    """`…/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1674259200000&limit=1000` (endTime
-    optional) or `…/data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2023-01-21.zip`; a ValueError
-    naming the fault for anything else."""
-    parts = urlsplit(url)
-    if parts.path.endswith(KLINES_PATH):
-        query = _query(parts.query)
-        limit = _int(_param(query, "limit"), "limit")
+    """A klines URL as `binance.klines_url` writes it, or an archive day as
+    `binance.archive_url` (or `archive_day_path`) writes it; a ValueError naming the fault."""
+    if urlsplit(url).path.endswith(binance.KLINES_PATH):
+        symbol, interval, start, end, limit = binance.parse_klines_url(url)
         if limit <= 0:
-            raise ValueError("limit must be positive")
-        end = _param(query, "endTime", required=False)
-        return UrlParts(
-            Source.REST,
-            _param(query, "symbol"),
-            Interval.parse(_param(query, "interval")),
-            start_ms=_int(_param(query, "startTime"), "startTime"),
-            limit=limit,
-            end_ms=None if end is None else _int(end, "endTime"),
-        )
-    match = _ARCHIVE_PATH.search(parts.path)
-    if match is None:
-        raise ValueError("neither a /api/v3/klines URL nor an archive daily klines path")
-    symbol, spelled, file = match["symbol"], match["interval"], match["file"]
-    prefix = f"{symbol}-{spelled}-"
-    if not file.startswith(prefix) or not _ISO_DAY.match(file[len(prefix) :]):
-        raise ValueError(f"file {file}.zip is not {prefix}YYYY-MM-DD.zip")
-    interval = Interval.MO1 if spelled == "1mo" else Interval.parse(spelled)
-    return UrlParts(Source.ARCHIVE, symbol, interval, day=date.fromisoformat(file[len(prefix) :]))
-
-
-def _query(text: str) -> dict[str, list[str]]:
-    """A query string's parameters; like parse_qs (blank values kept), without its cost on
-    the plain values qlir's URLs carry."""
-    if "%" in text or "+" in text:
-        return parse_qs(text, keep_blank_values=True)
-    out: dict[str, list[str]] = {}
-    for pair in text.split("&"):
-        if pair:
-            name, _, value = pair.partition("=")
-            out.setdefault(name, []).append(value)
-    return out
-
-
-def _param(query: dict[str, list[str]], name: str, *, required: bool = True) -> Any:
-    values = query.get(name, [])
-    if len(values) > 1:
-        raise ValueError(f"{name} appears {len(values)} times in the query")
-    if not values:
-        if required:
-            raise ValueError(f"the query has no {name}")
-        return None
-    return values[0]
-
-
-def _int(text: str, name: str) -> int:
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{name}={text!r} is not a non-negative integer")
-    return int(text)
+            raise ValueError(f"limit must be positive, not {limit}")
+        return UrlParts(Source.REST, symbol, interval, start_ms=start, limit=limit, end_ms=end)
+    symbol, interval, day = binance.parse_archive_url(url)
+    return UrlParts(Source.ARCHIVE, symbol, interval, day=day)
 
 
 # The ledger columns the slice rules read: with these usable they run even if others are off.
@@ -146,118 +97,209 @@ class Slice:
         return f"{status}/{self.reason.value if self.reason else '?'}"
 
 
+@dataclass(frozen=True)
+class Fault:
+    """The rows failing one condition of a rule, and how one of them reads: (check, value)."""
+
+    rows: Mask
+    column: str
+    case: Callable[[int], tuple[str, object]]
+
+
 def check_slices(frame: pd.DataFrame, part: Partition, found: Findings) -> list[Slice]:
     """Slice parse rules over every manifest row; returns the rows whose key parsed."""
-    col = {name: frame[name].tolist() for name in SLICE_COLUMNS}
-    bad_keys: list[FailureCase] = []
-    bad_urls: list[FailureCase] = []
-    disagree: dict[int, list[FailureCase]] = {}
-    misaligned: list[FailureCase] = []
-    wrong_ids: list[FailureCase] = []
-    slices = []
-    for row in range(len(frame)):
-        text = _text(col["slice_key"][row])
-        url = _text(col["url"][row])
-        key: SliceKey | None = None
-        parts: UrlParts | None = None
-        try:
-            key = SliceKey.parse(text)
-        except ValueError as e:
-            bad_keys.append(FailureCase(str(e), text, "slice_key", text))
-        try:
-            parts = parse_url(url)
-        except ValueError as e:
-            bad_urls.append(FailureCase(str(e), url, "url", text))
-        source = _enum(Source, col["source"][row])
-        faults = _disagreements(part, col, row, text, key, parts, source)
-        if faults:
-            disagree[row] = faults
-        if key is not None and key.start_ms % key.series.interval.ms:
-            misaligned.append(
-                FailureCase(
-                    f"start is {key.start_ms % key.series.interval.ms} ms past a "
-                    f"{key.series.interval} boundary",
-                    str(key.start_ms),
-                    "slice_key",
-                    text,
-                )
+    texts = _texts(frame["slice_key"])
+    keys, key_errors = _parse_each(SliceKey.parse, texts)
+    url_texts = _texts(frame["url"])
+    urls, url_errors = _parse_each(parse_url, url_texts)
+    sources = [_enum(Source, v) for v in frame["source"]]
+    ids = _texts(frame["slice_id"])
+    expected_ids = [slice_id(t) for t in texts]
+    k = _KeyColumns.of(keys)
+    step = np.array([key.series.interval.ms if key else 1 for key in keys], dtype=np.int64)
+    off = np.where(k.ok, k.start % step, 0)
+
+    def report(rule: Rule, faults: list[Fault]) -> None:
+        found.add(rule, *_cases(faults, texts))
+
+    report(
+        Rule.SLICE_KEY,
+        [Fault(~k.ok, "slice_key", lambda r: (str(key_errors[r]), texts[r]))],
+    )
+    report(
+        Rule.SLICE_URL,
+        [Fault(_missing(urls), "url", lambda r: (str(url_errors[r]), url_texts[r]))],
+    )
+    report(Rule.SLICE_AGREES, _disagreements(frame, part, keys, k, urls, sources))
+    report(
+        Rule.SLICE_ALIGNED,
+        [
+            Fault(
+                off != 0,
+                "slice_key",
+                lambda r: (
+                    f"start is {off[r]} ms past a {_key(keys, r).series.interval.label} boundary",
+                    k.start[r],
+                ),
             )
-        if _text(col["slice_id"][row]) != slice_id(text):
-            wrong_ids.append(
-                FailureCase(
-                    f"slice id is not blake2b-128 of the key ({slice_id(text)})",
-                    _text(col["slice_id"][row]),
-                    "slice_id",
-                    text,
-                )
+        ],
+    )
+    report(
+        Rule.SLICE_ID,
+        [
+            Fault(
+                np.array(ids, dtype=object) != np.array(expected_ids, dtype=object),
+                "slice_id",
+                lambda r: (f"slice id is not blake2b-128 of the key ({expected_ids[r]})", ids[r]),
             )
-        if key is not None:
-            slices.append(
-                Slice(
-                    row,
-                    text,
-                    key,
-                    source,
-                    _enum(SliceStatus, col["status"][row]),
-                    _enum(StatusReason, col["reason"][row]),
-                    _opt_int(col["attempt"][row]) or 0,
-                    _opt_int(col["n_candles"][row]) or 0,
-                    _opt_int(col["first_open_ms"][row]),
-                    _opt_int(col["last_open_ms"][row]),
-                )
-            )
-    found.add(Rule.SLICE_KEY, len(bad_keys), bad_keys)
-    found.add(Rule.SLICE_URL, len(bad_urls), bad_urls)
-    found.add(Rule.SLICE_AGREES, len(disagree), (c for cases in disagree.values() for c in cases))
-    found.add(Rule.SLICE_ALIGNED, len(misaligned), misaligned)
-    found.add(Rule.SLICE_ID, len(wrong_ids), wrong_ids)
-    return slices
+        ],
+    )
+    status = [_enum(SliceStatus, v) for v in frame["status"]]
+    reason = [_enum(StatusReason, v) for v in frame["reason"]]
+    attempt, n_candles = _ints(frame["attempt"]), _ints(frame["n_candles"])
+    first, last = _ints(frame["first_open_ms"]), _ints(frame["last_open_ms"])
+    return [
+        Slice(
+            r,
+            texts[r],
+            key,
+            sources[r],
+            status[r],
+            reason[r],
+            attempt[r] or 0,
+            n_candles[r] or 0,
+            first[r],
+            last[r],
+        )
+        for r, key in enumerate(keys)
+        if key is not None
+    ]
+
+
+@dataclass(frozen=True)
+class _KeyColumns:
+    """The parsed keys' fields as arrays (0 where a key did not parse)."""
+
+    ok: Mask
+    start: npt.NDArray[np.int64]
+    end: npt.NDArray[np.int64]
+    limit: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, keys: list[SliceKey | None]) -> _KeyColumns:
+        def field(get: Callable[[SliceKey], int]) -> npt.NDArray[np.int64]:
+            return np.array([get(k) if k else 0 for k in keys], dtype=np.int64)
+
+        return cls(
+            ~_missing(keys),
+            field(lambda k: k.start_ms),
+            field(lambda k: k.end_ms),
+            field(lambda k: k.limit),
+        )
 
 
 def _disagreements(
+    frame: pd.DataFrame,
     part: Partition,
-    col: dict[str, list[Any]],
-    row: int,
-    text: str,
-    key: SliceKey | None,
-    url: UrlParts | None,
-    source: Source | None,
-) -> list[FailureCase]:
+    keys: list[SliceKey | None],
+    k: _KeyColumns,
+    urls: list[UrlParts | None],
+    sources: list[Source | None],
+) -> list[Fault]:
     """Key against partition and ledger columns, URL against partition, source and key."""
-    out = []
+    ledger = {
+        name: frame[name].to_numpy(dtype=np.int64) for name in ("start_ms", "end_ms", "limit")
+    }
+    has_url = ~_missing(urls)
 
-    def fault(column: str, check: str, value: object) -> None:
-        out.append(FailureCase(check, str(value), column, text))
+    def url_field(get: Callable[[UrlParts], object]) -> npt.NDArray[Any]:
+        return np.array([None if u is None else get(u) for u in urls], dtype=object)
 
-    if key is not None:
-        if key.series != part.series:
-            fault("slice_key", f"key names {key.series}, the partition is {part.series}", text)
-        if not part.start_ms <= key.start_ms < part.end_ms:
-            fault("slice_key", f"key starts {iso(key.start_ms)}, outside {part.day}", text)
-        for name, expected in (("start_ms", key.start_ms), ("end_ms", key.end_ms)):
-            if _opt_int(col[name][row]) != expected:
-                fault(name, f"ledger {name} is not the key's {expected}", col[name][row])
-        if _opt_int(col["limit"][row]) != key.limit:
-            fault("limit", f"ledger limit is not the key's {key.limit}", col["limit"][row])
-    if url is None:
-        return out
-    named = f"{url.symbol}-{url.interval}"
-    if named != part.series.key:
-        fault("url", f"URL names {named}, the partition is {part.series}", named)
-    if url.source is not source:
-        fault("source", f"a {url.source.value} URL on a {source and source.value} row", source)
-    if url.day is not None and url.day != part.day:
-        fault("url", f"archive URL names {url.day}, the partition is {part.day}", url.day)
-    if key is not None and url.source is Source.REST:
-        for name, got, expected in (
-            ("startTime", url.start_ms, key.start_ms),
-            ("limit", url.limit, key.limit),
-        ):
-            if got != expected:
-                fault("url", f"URL {name} is not the key's {expected}", got)
-        if url.end_ms is not None and url.end_ms != key.end_ms:
-            fault("url", f"URL endTime is not the key's {key.end_ms}", url.end_ms)
-    return out
+    def url_int(get: Callable[[UrlParts], int | None]) -> npt.NDArray[np.int64]:
+        return np.array([(get(u) or 0) if u else 0 for u in urls], dtype=np.int64)
+
+    symbol, interval = url_field(lambda u: u.symbol), url_field(lambda u: u.interval)
+    source, day = url_field(lambda u: u.source), url_field(lambda u: u.day)
+    rest = has_url & (source == Source.REST)
+    u_start, u_end, u_limit = (
+        url_int(lambda u: u.start_ms),
+        url_int(lambda u: u.end_ms),
+        url_int(lambda u: u.limit),
+    )
+    row_source = np.array(sources, dtype=object)
+
+    def key(r: int) -> SliceKey:
+        return _key(keys, r)
+
+    def url(r: int) -> UrlParts:
+        parts = urls[r]
+        assert parts is not None
+        return parts
+
+    def named(r: int) -> str:
+        return f"{url(r).symbol}-{url(r).interval.label}"
+
+    return [
+        Fault(
+            k.ok & _each(keys, lambda x: x is not None and x.series != part.series),
+            "slice_key",
+            lambda r: (f"key names {key(r).series}, the partition is {part.series}", key(r).key),
+        ),
+        Fault(
+            k.ok & ((k.start < part.start_ms) | (k.start >= part.end_ms)),
+            "slice_key",
+            lambda r: (f"key starts {iso(key(r).start_ms)}, outside {part.day}", key(r).key),
+        ),
+        _differs(k.ok, "start_ms", "ledger start_ms", ledger["start_ms"], k.start),
+        _differs(k.ok, "end_ms", "ledger end_ms", ledger["end_ms"], k.end),
+        _differs(k.ok, "limit", "ledger limit", ledger["limit"], k.limit),
+        Fault(
+            has_url & ((symbol != part.series.symbol) | (interval != part.series.interval)),
+            "url",
+            lambda r: (f"URL names {named(r)}, the partition is {part.series}", named(r)),
+        ),
+        Fault(
+            has_url & (source != row_source),
+            "source",
+            lambda r: (
+                f"a {url(r).source.name} URL on a {_name(sources[r])} row",
+                frame["source"].iloc[r],
+            ),
+        ),
+        Fault(
+            has_url & _each(day.tolist(), lambda d: d is not None and d != part.day),
+            "url",
+            lambda r: (f"archive URL names {url(r).day}, the partition is {part.day}", url(r).day),
+        ),
+        _differs(rest & k.ok, "url", "URL startTime", u_start, k.start),
+        _differs(rest & k.ok, "url", "URL limit", u_limit, k.limit),
+        _differs(rest & k.ok, "url", "URL endTime", u_end, k.end),
+    ]
+
+
+def _differs(
+    rows: Mask, column: str, label: str, got: npt.NDArray[np.int64], expected: npt.NDArray[np.int64]
+) -> Fault:
+    """The rows among `rows` where `got` is not the key's `expected`."""
+    return Fault(
+        rows & (got != expected),
+        column,
+        lambda r: (f"{label} is not the key's {expected[r]}", got[r]),
+    )
+
+
+def _cases(faults: list[Fault], texts: list[str]) -> tuple[int, Iterator[FailureCase]]:
+    """How many rows fail any of `faults`, and their cases row by row, built as read."""
+    rows = np.flatnonzero(np.logical_or.reduce([f.rows for f in faults]))
+
+    def cases() -> Iterator[FailureCase]:
+        for r in rows.tolist():
+            for f in faults:
+                if f.rows[r]:
+                    check, value = f.case(r)
+                    yield FailureCase(check, str(value), f.column, texts[r])
+
+    return len(rows), cases()
 
 
 def latest_attempts(slices: list[Slice], part: Partition) -> list[Slice]:
@@ -369,21 +411,51 @@ def _failed_note(failed: dict[str, Slice], start: int, end: int) -> str:
     return "; latest attempt failed: " + ", ".join(f"{s.text} ({s.outcome})" for s in inside)
 
 
-def _text(value: object) -> str:
-    return "" if value is None or value is pd.NA else str(value)
+def _texts(values: pd.Series[Any]) -> list[str]:
+    return ["" if v is None or v is pd.NA else str(v) for v in values.tolist()]
 
 
-def _opt_int(value: Any) -> int | None:
-    if value is None or value is pd.NA:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _ints(values: pd.Series[Any]) -> list[int | None]:
+    return [None if v is None or v is pd.NA else int(v) for v in values.tolist()]
+
+
+def _parse_each(
+    parse: Callable[[str], T], texts: list[str]
+) -> tuple[list[T | None], list[str | None]]:
+    """`parse` over every text: the parsed values (None where it failed) and the errors."""
+    parsed: list[T | None] = []
+    errors: list[str | None] = []
+    for text in texts:
+        try:
+            parsed.append(parse(text))
+            errors.append(None)
+        except ValueError as e:
+            parsed.append(None)
+            errors.append(str(e))
+    return parsed, errors
+
+
+def _each(values: list[T], test: Callable[[T], bool]) -> Mask:
+    """`test` of every value, as a mask."""
+    return np.fromiter((test(v) for v in values), dtype=np.bool_, count=len(values))
+
+
+def _missing(values: list[Any]) -> Mask:
+    return _each(values, lambda v: v is None)
+
+
+def _key(keys: list[SliceKey | None], row: int) -> SliceKey:
+    key = keys[row]
+    assert key is not None  # only rows whose key parsed are asked for
+    return key
+
+
+def _name(value: Enum | None) -> str:
+    return "?" if value is None else value.name
 
 
 def _enum(enum: type[E], value: object) -> E | None:
     try:
-        return enum(value)
+        return enum(value)  # a ledger column's stored spelling
     except (ValueError, TypeError):
         return None

@@ -7,6 +7,7 @@ import pytest
 
 from qlir_core import candles
 from qlir_core.errors import MalformedData
+from qlir_sim.formats import to_csv, to_rest_rows
 
 ROW_MS = "1674259200000,22666.00000000,22692.66000000,22658.71000000,22685.44000000,338.71242000,1674259259999,7680391.66219380,7236,177.18389000,4017824.52651240,0"
 ROW_US = "1735689600000000,93576.00000000,93600.00000000,93500.00000000,93550.00000000,10.00000000,1735689659999999,935500.00000000,100,5.00000000,467750.00000000,0"
@@ -39,7 +40,7 @@ def test_real_archive_csv_parses_every_field(mirror):
     assert table.loc[0, "open"] == float(first[1])
     assert table.loc[0, "quote_volume"] == float(first[7])
     # the table written back as CSV is the original file, byte for byte
-    assert candles.to_csv(table) == data
+    assert to_csv(table) == data
 
 
 def test_real_rest_body_and_the_forming_candle(real_data):
@@ -80,6 +81,6 @@ def test_a_csv_cut_short_is_malformed():
 
 def test_rest_and_csv_give_identical_tables():
     table = candles.from_csv(f"{ROW_MS}\n".encode())
-    again = candles.from_rest_json(json.dumps(candles.to_rest_rows(table)).encode())
+    again = candles.from_rest_json(json.dumps(to_rest_rows(table)).encode())
     pd.testing.assert_frame_equal(table, again)
     assert np.array_equal(candles.open_ms(table), [1674259200000])

@@ -55,6 +55,8 @@ def test_month_is_case_sensitive_and_spelled_1mo_in_the_archive():
     assert Interval.MO1.archive_name == "1mo"
     assert Interval.M1.archive_name == "1m"
     assert not Interval.MO1.tiles_day
+    # Messages name an interval; the label spells it as Binance does.
+    assert (str(Interval.MO1), Interval.MO1.label) == ("MO1", "1M")
 
 
 def test_unknown_interval_names_it_and_the_valid_ones():

@@ -59,3 +59,14 @@ def test_qlir_core_does_not_import_dagster():
     code = "import sys, qlir_core.ingest, qlir_core.storage; print('dagster' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_stored_days_are_read_from_the_hive_paths_of_candle_tables(tmp_path):
+    store = Store(str(tmp_path))
+    later = date(2023, 1, 23)
+    for day in (later, DAY):
+        store.publish(PartitionData(SERIES, day, candles.from_csv(ROW.encode()), [], []))
+    staged = tmp_path / "klines/symbol=BTCUSDT/interval=1m/date=2023-01-22/.data.parquet.1.tmp"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"")  # a write in progress is not a stored day
+    assert store.stored_days(SERIES) == [DAY, later]

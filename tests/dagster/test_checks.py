@@ -8,8 +8,12 @@ import dagster as dg
 import pytest
 
 from qlir_core import manifest
+from qlir_core.binance import DAY_MS, day_start_ms
 from qlir_core.series import Series
 from qlir_core.storage import Store, table_bytes, write_atomic
+from qlir_core.validation import CandleSchema, Rule, TableModel, rule_check, validate_store
+from qlir_core.validation import partition as validation
+from qlir_core.validation.schemas import OHLC_COLUMNS
 from qlir_sim import Synthetic, serve
 from tests.dagster.conftest import run_log, run_one
 
@@ -75,7 +79,7 @@ def test_an_exchange_halt_is_a_warning_and_the_day_is_stored(make_defs, tmp_path
 
 @pytest.mark.parametrize(
     ("corruption", "check", "rule"),
-    [("misalign", "candle_spacing", "misaligned_open_time")],
+    [("misalign", "candle_spacing", Rule.MISALIGNED_OPEN)],
 )
 @pytest.mark.parametrize("source", ["archive", "rest"])
 def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
@@ -92,18 +96,18 @@ def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
     assert not result.success
     failed = evaluations(result)[check]
     assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    assert failed.metadata["violations_per_rule"].value[rule] >= 1
+    assert failed.metadata["violations_per_rule"].value[rule.value] >= 1
     cases = failed.metadata["failure_cases"].value.records
-    assert cases[0].data["rule"] == rule
+    assert cases[0].data["rule"] == rule.value
     assert cases[0].data["day"] == "2024-01-02"
     assert cases[0].data["open_time"].startswith("2024-01-02 12:0")
     error = result.failure_data_for_node("klines").error.message
     assert KEY in error
-    assert rule in error
+    assert rule.value in error
     assert "kept" in error
     assert stored.read_bytes() == before
     warnings = run_log(instance, result.run_id, logging.WARNING)
-    assert any(f"ERROR {rule} BTCUSDT-1m 2024-01-02: 1 violation(s)" in w for w in warnings)
+    assert any(f"ERROR {rule.name} BTCUSDT-1m 2024-01-02: 1 violation(s)" in w for w in warnings)
 
 
 def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make_defs, tmp_path):
@@ -186,3 +190,55 @@ def test_a_refetch_with_fewer_candles_never_replaces_the_stored_day(make_defs, t
         "keep the stored candles (fewer: 1360 fetched, 1440 stored"
     )
     assert stored.read_bytes() == before
+
+
+class PricedCandles(CandleSchema):
+    """The candle model with one more check, declared once, here."""
+
+    @rule_check(Rule.NON_NEGATIVE, *OHLC_COLUMNS)
+    def positive_prices(cls, values):
+        """prices are positive"""
+        return values > 0
+
+
+def test_a_check_added_to_the_candle_model_reaches_screen_cases_and_check_result(
+    make_defs, tmp_path, monkeypatch
+):
+    with serve(market()) as url:
+        defs = make_defs(**env(url, "rest"))
+        assert run_one(defs, KEY).success
+    store = Store(str(tmp_path / "data"))
+    table = store.read_candles(BTC, DAY)
+    table.loc[720, "low"] = 0.0  # 12:00; still low <= open, close <= high
+    write_atomic(store.candles_path(BTC, DAY), table_bytes(table))
+    priced = TableModel(PricedCandles, structure=Rule.CANDLE_COLUMNS)
+
+    # the screen is derived from the model: the new check is in it and flags the row's column
+    assert validation.CANDLES.failing(table) == ()
+    added = [c for c in priced.checks if c.check.name == "positive_prices"]
+    assert [(c.rule, c.column) for c in added] == [(Rule.NON_NEGATIVE, c) for c in OHLC_COLUMNS]
+    assert [(c.check.name, c.column) for c in priced.failing(table)] == [("positive_prices", "low")]
+
+    monkeypatch.setattr(validation, "CANDLES", priced)
+    # the failure-case table
+    (report,) = validate_store(store, now_ms=day_start_ms(DAY) + 2 * DAY_MS)
+    cases = report.failure_cases
+    assert cases[["rule", "row", "column", "check", "value"]].values.tolist() == [
+        ["non_negative", 720, "low", "prices are positive", "low=0.0"]
+    ]
+    # the check result, through the checks-only job
+    result = defs.resolve_job_def("klines_checks").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not result.success
+    failed = evaluations(result)["candle_schema"]
+    assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert failed.metadata["violations_per_rule"].value["non_negative"] == 1
+    (case,) = failed.metadata["failure_cases"].value.records
+    assert (case.data["rule"], case.data["row"], case.data["column"], case.data["check"]) == (
+        "non_negative",
+        "720",
+        "low",
+        "prices are positive",
+    )
+    assert case.data["open_time"] == "2024-01-02 12:00:00+00:00"

@@ -11,6 +11,7 @@ import pytest
 
 from qlir_core.series import Series
 from qlir_core.storage import Store, table_bytes, write_atomic
+from qlir_core.validation import Rule
 from qlir_sim import Mirror, Synthetic, serve
 from tests.conftest import files_under
 from tests.dagster.test_klines_archive import archive_csv
@@ -155,4 +156,5 @@ def test_the_checks_job_from_the_cli_exits_non_zero_on_an_error(mirror, cli_env,
     write_atomic(store.candles_path(eth, day), table_bytes(doubled))
     dirty = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert dirty.returncode != 0
-    assert "duplicate_open_time" in dirty.stderr + dirty.stdout
+    # the run log names the rule by its enum name
+    assert f"ERROR {Rule.DUPLICATE_OPEN.name} ETHUSDT-1m 2022-08-14" in dirty.stderr + dirty.stdout

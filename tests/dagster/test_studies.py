@@ -70,10 +70,38 @@ def test_band_touch_study_with_configured_period(eth_two_days):
     assert per_candle["label"].notna().sum() == 2880 - 9
 
 
-def test_an_unknown_parameter_is_a_clear_failure(eth_two_days):
-    defs, _ = eth_two_days
-    with pytest.raises(dg.Failure, match=r"unknown parameter\(s\) \['windowz'\]; known: windows"):
-        materialize_study(defs, "sma_study", {"windowz": [5]})
+@pytest.mark.parametrize(
+    ("study", "config", "message"),
+    [
+        ("sma_study", {"windowz": [5]}, 'unexpected config entry "windowz"'),
+        ("sma_study", {"windows": 14}, r"root:ops:sma_study:config:windows must be list"),
+        ("band_touch_study", {"period": "ten"}, r"root:ops:band_touch_study:config:period"),
+    ],
+    ids=["unknown-name", "not-a-list", "not-an-int"],
+)
+def test_a_wrong_study_parameter_is_refused_before_the_run(make_defs, study, config, message):
+    """Run config is checked against each study's typed config, as the launchpad checks it."""
+    job = make_defs(QLIR_SERIES="ETHUSDT-1m").resolve_job_def("studies_job")
+    run_config = {"ops": {study: {"config": config}}}
+    with pytest.raises(dg.DagsterInvalidConfigError, match=message):
+        dg.validate_run_config(job, run_config)
+    with pytest.raises(dg.DagsterInvalidConfigError, match=message):
+        job.execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            partition_key="ETHUSDT-1m",
+            run_config=run_config,
+        )
+
+
+def test_the_launchpad_form_of_study_parameters_is_valid(make_defs):
+    job = make_defs(QLIR_SERIES="ETHUSDT-1m").resolve_job_def("studies_job")
+    config = {"ops": {"sma_study": {"config": {"windows": [14, 50], "price": "close"}}}}
+    resolved = dg.validate_run_config(job, config)
+    assert resolved["ops"]["sma_study"]["config"] == {
+        "windows": [14, 50],
+        "price": "close",
+        "flat_tol": 1e-9,
+    }
 
 
 def test_new_klines_trigger_the_studies(eth_two_days):

@@ -4,7 +4,7 @@ the day comes from REST instead)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,19 @@ import pandas as pd
 import pytest
 
 from qlir_core import candles
-from qlir_core.errors import ChecksumMismatch, Malformation, MalformedData
-from qlir_core.ingest import SourceMode, check_page
+from qlir_core.errors import (
+    ChecksumMismatch,
+    Malformation,
+    MalformedData,
+    MalformedFile,
+    MalformedPage,
+    UnconfirmedPage,
+)
+from qlir_core.ingest import MALFORMED_REASONS, Answer, SourceMode, check_page, confirm_short_page
 from qlir_core.manifest import SliceStatus, Source, StatusReason
 from qlir_core.pacing import Budget, WeightLimit
 from qlir_core.slices import plan_day, whole_day
-from qlir_core.sources.rest import RestClient
+from qlir_core.sources.rest import Reply, RestClient
 from qlir_core.validation import validate_partition
 from qlir_sim import serve
 from tests.faults.conftest import BTC_1M, DAY, LATER_MS, Fetch, Sim, market
@@ -39,8 +46,9 @@ def test_a_damaged_page_every_time_fails_with_its_kind_after_five_attempts(
 ) -> None:
     sim.faults(**{switch: 1.0}, seed=5)
     outcome = fetch()
-    assert isinstance(outcome.error, MalformedData)
-    assert outcome.error.kind.value in REST_FAULTS[switch]
+    assert isinstance(outcome.error, MalformedPage)
+    assert MALFORMED_REASONS[outcome.error.kind].value in REST_FAULTS[switch]
+    assert outcome.reasons[-1] == MALFORMED_REASONS[outcome.error.kind].value
     assert len(outcome.ledger) == 5
     assert set(outcome.reasons) <= REST_FAULTS[switch]
     assert {(r.status, r.http_status, r.attempt) for r in outcome.ledger} == {
@@ -104,6 +112,7 @@ def test_a_zip_whose_csv_is_cut_short_fails_the_archive_day_without_a_retry(
     sim.faults(truncate_csv=[DAY.isoformat()])
     outcome = fetch(mode=SourceMode.ARCHIVE)
     assert isinstance(outcome.error, MalformedData)
+    assert isinstance(outcome.error, MalformedFile)
     assert outcome.error.kind is Malformation.TRUNCATED_CSV
     assert "cut short" in str(outcome.error)
     assert outcome.reasons == ["truncated_csv"]
@@ -163,12 +172,49 @@ def _page(day: date) -> pd.DataFrame:
 )
 def test_check_page_names_what_is_wrong(change: Callable[..., Any], kind: Malformation) -> None:
     window = whole_day(BTC_1M, DAY)
-    with pytest.raises(MalformedData) as bad:
-        check_page(change(_page(DAY)).reset_index(drop=True), window, "test")
+    page = change(_page(DAY)).reset_index(drop=True)
+    with pytest.raises(MalformedPage) as bad:
+        check_page(page, window, "test")
     assert bad.value.kind is kind
+    with pytest.raises(MalformedFile) as bad_file:  # the same fault in an archive file
+        check_page(page, window, "test", malformed=MalformedFile)
+    assert bad_file.value.kind is kind
 
 
 def test_check_page_passes_a_clean_page_and_an_empty_one() -> None:
     window = whole_day(BTC_1M, DAY)
     assert check_page(_page(DAY), window, "test") is not None
     assert check_page(candles.empty(), window, "test").empty
+
+
+def test_every_malformation_is_its_own_manifest_reason() -> None:
+    assert set(MALFORMED_REASONS) == set(Malformation)
+    assert len(set(MALFORMED_REASONS.values())) == len(Malformation)
+
+
+def _answer(table: pd.DataFrame) -> Answer:
+    now = pd.Timestamp("2024-06-01", tz="UTC")
+    return Answer(table, Reply("test", 200, b"[]", None, now, now, 0.0))
+
+
+def test_confirm_short_page_takes_a_full_answer_or_a_short_one_seen_twice() -> None:
+    window = whole_day(BTC_1M, DAY)
+    day = market().full_day(BTC_1M, DAY)
+    full, short, other = _answer(day), _answer(day.iloc[10:]), _answer(day.iloc[:-10])
+    asked: list[Answer] = []
+
+    def answers(*given: Answer) -> Iterator[Answer]:
+        for answer in given:
+            asked.append(answer)
+            yield answer
+
+    assert confirm_short_page(window, answers(full, short)) is full
+    assert asked == [full]  # a full answer is not asked again
+    asked.clear()
+    assert confirm_short_page(window, answers(short, other, full)) is full
+    asked.clear()
+    confirmed = confirm_short_page(window, answers(short, other, _answer(day.iloc[10:]), full))
+    assert len(confirmed.table) == len(short.table)  # the same open times as the first answer
+    assert len(asked) == 3
+    with pytest.raises(UnconfirmedPage, match="no two alike"):
+        confirm_short_page(window, answers(short, other))

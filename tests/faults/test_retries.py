@@ -18,19 +18,28 @@ from tenacity import RetryCallState, Retrying
 
 from qlir_core import candles
 from qlir_core.errors import (
+    ChecksumMismatch,
+    ConfigError,
     InvalidSymbol,
     IpBanned,
+    MalformedFile,
+    MalformedPage,
     NetworkError,
+    NotPublished,
+    OperationalError,
     QlirError,
     RateLimited,
     RequestRejected,
     ServerError,
+    TemporaryError,
+    UnconfirmedPage,
 )
 from qlir_core.ingest import RetryPolicy
 from qlir_core.manifest import SliceStatus, StatusReason
 from qlir_core.pacing import Budget, WeightLimit
 from qlir_core.series import Series
 from qlir_core.sources.rest import RestClient
+from qlir_sim.formats import to_rest_rows
 from tests.faults.conftest import BTC_1M, DAY, FAST, Fetch, Sim, market
 
 
@@ -106,7 +115,7 @@ def _exchange(status: int, body: bytes, failures: int) -> Callable[[httpx.Reques
             return httpx.Response(status, content=body, headers={"Retry-After": "0"})
         query = {k: v[0] for k, v in parse_qs(urlsplit(str(request.url)).query).items()}
         page = day[opens >= int(query["startTime"])].head(int(query["limit"]))
-        return httpx.Response(200, json=candles.to_rest_rows(page))
+        return httpx.Response(200, json=to_rest_rows(page))
 
     return handler
 
@@ -181,3 +190,25 @@ def test_the_default_policy_gives_up_within_a_minute() -> None:
         worst += max(policy.wait(state) for _ in range(50))
     assert worst <= 60
     assert FAST.attempts == policy.attempts
+
+
+@pytest.mark.parametrize(
+    ("error", "asked_again"),
+    [
+        (NetworkError, True),
+        (ServerError, True),
+        (RateLimited, True),
+        (MalformedPage, True),
+        (UnconfirmedPage, True),
+        (NotPublished, False),
+        (MalformedFile, False),
+        (ChecksumMismatch, False),
+        (IpBanned, False),
+        (InvalidSymbol, False),
+        (RequestRejected, False),
+        (ConfigError, False),
+    ],
+)
+def test_the_error_tree_says_what_is_asked_again(error: type[QlirError], asked_again: bool) -> None:
+    assert issubclass(error, TemporaryError) is asked_again
+    assert issubclass(error, OperationalError) is not asked_again

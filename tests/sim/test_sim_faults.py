@@ -16,7 +16,7 @@ import pytest
 from qlir_core.candles import from_rest_json, open_ms
 from qlir_core.errors import MalformedData
 from qlir_sim import Faults, Synthetic, serve
-from qlir_sim.archive import read_zip
+from qlir_sim.formats import read_zip
 
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00Z
 PAGE: dict[str, Any] = {"symbol": "BTCUSDT", "interval": "1m", "startTime": START_MS, "limit": 100}

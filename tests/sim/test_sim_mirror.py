@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from qlir_core.candles import from_csv, from_rest_json, to_csv
-from qlir_sim.archive import read_zip
+from qlir_core.candles import from_csv, from_rest_json
+from qlir_sim.formats import read_zip, to_csv
 
 DAY_START = 1_674_259_200_000  # 2023-01-21T00:00Z
 DAY_MS = 86_400_000

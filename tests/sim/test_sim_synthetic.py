@@ -16,7 +16,7 @@ import pandas as pd
 from qlir_core.candles import from_csv, from_rest_json, open_ms
 from qlir_core.series import Series
 from qlir_sim import Synthetic, serve
-from qlir_sim.archive import read_zip
+from qlir_sim.formats import read_zip
 
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00Z
 DAY_MS = 86_400_000

@@ -19,6 +19,7 @@ from qlir_core.validation import (
 )
 
 SLICE1 = "BTCUSDT:1m:1674319200000:440"
+KLINES = "https://x/api/v3/klines?symbol=BTCUSDT&interval=1m"
 
 
 def validate(part, **kwargs):
@@ -138,7 +139,8 @@ def test_a_rest_slice_must_be_what_plan_day_asks_for(btc_archive):
     part = copy(btc_archive)
     part.manifest.loc[0, "source"] = Source.REST.value
     part.manifest.loc[0, "url"] = (
-        "https://x/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1674259200000&limit=1440"
+        "https://x/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1674259200000"
+        "&endTime=1674345599999&limit=1440"
     )
     report = validate(part)
     assert rules(report.errors) == {Rule.SLICE_SPACING}
@@ -231,8 +233,9 @@ def test_a_clean_report_builds_empty_tables_with_their_columns(btc_archive):
             (Source.REST, "BTCUSDT", Interval.M1, 1674259200000, 1000, 1674319199999, None),
         ),
         (
-            "http://127.0.0.1:8000/api/v3/klines?limit=24&startTime=0&interval=1h&symbol=ETHUSDT",
-            (Source.REST, "ETHUSDT", Interval.H1, 0, 24, None, None),
+            "http://127.0.0.1:8000/api/v3/klines?limit=24&endTime=86399999&startTime=0"
+            "&interval=1h&symbol=ETHUSDT",
+            (Source.REST, "ETHUSDT", Interval.H1, 0, 24, 86399999, None),
         ),
         (
             "https://data.binance.vision/data/spot/daily/klines/BTCUSDT/1s/BTCUSDT-1s-2025-01-01.zip",
@@ -258,15 +261,20 @@ def test_urls_parse(url, expected):
 @pytest.mark.parametrize(
     ("url", "fault"),
     [
-        ("https://x/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000", "no startTime"),
-        ("https://x/api/v3/klines?symbol=BTCUSDT&interval=2m&startTime=0&limit=1", "unknown"),
-        ("https://x/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=-5&limit=1", "integer"),
-        ("https://x/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=0&limit=0", "positive"),
-        ("https://x/api/v3/klines?symbol=A&symbol=B&interval=1m&startTime=0&limit=1", "2 times"),
-        ("https://x/data/spot/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2023-01.zip", "neither"),
-        ("https://x/data/spot/daily/klines/BTCUSDT/1m/ETHUSDT-1m-2023-01-21.zip", "is not"),
-        ("https://x/data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-20230121.zip", "is not"),
-        ("", "neither"),
+        (f"{KLINES}&endTime=59999&limit=1000", "one 'startTime' parameter, found 0"),
+        (f"{KLINES}&startTime=0&limit=1000", "one 'endTime' parameter, found 0"),
+        (f"{KLINES}&startTime=0&endTime=59999&limit=1&limit=2", "one 'limit' parameter, found 2"),
+        (f"{KLINES}&startTime=-5&endTime=59999&limit=1", "not a non-negative integer"),
+        (f"{KLINES}&startTime=0&endTime=59999&limit=0", "positive"),
+        (f"{KLINES}&startTime=0&endTime=59999&limit=1&weight=2", "unexpected parameters"),
+        (
+            "https://x/api/v3/klines?symbol=BTCUSDT&interval=2m&startTime=0&endTime=1&limit=1",
+            "unknown interval",
+        ),
+        ("https://x/data/spot/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2023-01.zip", "not a daily"),
+        ("https://x/data/spot/daily/klines/BTCUSDT/1m/ETHUSDT-1m-2023-01-21.zip", "its folder"),
+        ("https://x/data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-20230121.zip", "not a daily"),
+        ("", "not a daily klines zip"),
     ],
 )
 def test_urls_that_do_not_parse_say_why(url, fault):

@@ -186,7 +186,7 @@ def test_rule_fails_naming_rule_partition_and_offender(rule, request):
     assert not report.passed(rule.severity)
     assert found in (report.errors + report.warnings + report.infos)
     message = found.message()
-    assert rule.value in message
+    assert f"{rule.severity.name} {rule.name} {part.series} {part.day}" in message
     assert f"{part.series} {part.day}" in message
 
     cases = report.failure_cases

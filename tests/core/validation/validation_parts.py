@@ -24,6 +24,7 @@ from qlir_core.slices import day_start_ms
 from qlir_core.sources.archive import ArchiveClient, day_path
 from qlir_core.sources.rest import RestClient
 from qlir_core.storage import PartitionData
+from qlir_sim.formats import to_csv, to_rest_rows
 
 BTC_1M = Series.parse("BTCUSDT-1m")
 DAY = date(2023, 1, 21)
@@ -57,7 +58,7 @@ def _serve(table: pd.DataFrame) -> Callable[[httpx.Request], httpx.Response]:
         query = {k: v[0] for k, v in parse_qs(urlsplit(str(request.url)).query).items()}
         inside = (opens >= int(query["startTime"])) & (opens <= int(query["endTime"]))
         page = table[inside].head(int(query["limit"]))
-        return httpx.Response(200, json=candles.to_rest_rows(page))
+        return httpx.Response(200, json=to_rest_rows(page))
 
     return handler
 
@@ -89,7 +90,7 @@ def write_archive_day(root: Path, series: Series, day: date, table: pd.DataFrame
     target.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(Path(rel).with_suffix(".csv").name, candles.to_csv(table))
+        archive.writestr(Path(rel).with_suffix(".csv").name, to_csv(table))
     target.write_bytes(buffer.getvalue())
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
     Path(f"{target}.CHECKSUM").write_text(f"{digest}  {target.name}\n")

@@ -6,7 +6,8 @@ stored instead.
 """
 
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -14,13 +15,17 @@ from qlir_core.errors import IpBanned, QlirError
 from qlir_core.ingest import fetch_partition
 from qlir_core.manifest import SliceStatus
 from qlir_core.publish import decide
+from qlir_core.series import Series
 from qlir_core.storage import PartitionData, Store
 from qlir_core.validation import PartitionReport, validate_partition, validate_store
-from qlir_dagster import checks
-from qlir_dagster.partitions import partition_key, split_key
-from qlir_dagster.resources import BinanceResource, StorageResource
+from qlir_dagster.defs.binance import checks
+from qlir_dagster.defs.binance.partitions import partition_key, split_key
+from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 
 BINANCE_POOL = "binance_api"
+# What the asset body yields: why a partition was not stored, the run's check results, and the
+# materialization itself.
+Event = dg.AssetObservation | dg.AssetCheckResult | dg.MaterializeResult[None]
 
 
 def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
@@ -48,7 +53,7 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
     )
     def klines(
         context: dg.AssetExecutionContext, binance: BinanceResource, storage: StorageResource
-    ):  # type: ignore[no-untyped-def]
+    ) -> Iterator[Event]:
         store = storage.store()
         if checks.KLINES not in context.selected_asset_keys:
             yield from _checks_only(context, store)
@@ -101,10 +106,10 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
     return klines
 
 
-def _checks_only(context: dg.AssetExecutionContext, store: Store):  # type: ignore[no-untyped-def]
+def _checks_only(context: dg.AssetExecutionContext, store: Store) -> Iterator[Event]:
     """Re-validate stored partitions: the run's partitions, or every stored one."""
     if context.has_partition_key or context.has_partition_key_range:
-        by_series: dict = {}
+        by_series: dict[Series, list[date]] = {}
         for key in context.partition_keys:
             series, day = split_key(key)
             by_series.setdefault(series, []).append(day)

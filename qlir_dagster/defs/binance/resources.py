@@ -11,19 +11,27 @@ from qlir_core.ingest import SourceMode, Sources
 from qlir_core.sources.archive import ArchiveClient
 from qlir_core.sources.rest import RestClient
 from qlir_core.storage import Store
+from qlir_dagster.instance import fail_dead_runs
 
 
 class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where candles come from: `source` is auto | rest | archive."""
+    """Where candles come from: the archive, REST, or both (`auto`)."""
 
-    source: str = SourceMode.AUTO.value
+    # An Enum field: Dagster's config shows and accepts the member names.
+    source: SourceMode = SourceMode.AUTO
     rest_url: str
     archive_url: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Runs killed before this one (kill -9, a crash) still show as started; without a daemon
+        # nothing else would ever mark them failed.
+        if context.instance is not None:
+            fail_dead_runs(context.instance, context.log)
 
     @contextmanager
     def sources(self) -> Iterator[Sources]:
         with RestClient(self.rest_url) as client:
-            yield Sources(SourceMode(self.source), client, ArchiveClient(self.archive_url))
+            yield Sources(self.source, client, ArchiveClient(self.archive_url))
 
 
 class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]

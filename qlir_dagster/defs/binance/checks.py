@@ -7,11 +7,12 @@ with findings, and one evaluation per partition where the check found something.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
-from qlir_core.validation import PartitionReport, Rule, Severity
+from qlir_core.validation import PartitionReport, Rule, Severity, candle_columns
 
 KLINES = dg.AssetKey("klines")
 TABLE_ROWS = 20  # failure cases and gap runs shown per result
@@ -63,10 +64,14 @@ def evaluations(key: str, report: PartitionReport) -> list[dg.AssetCheckEvaluati
             asset_key=KLINES,
             check_name=name,
             partition=key,
-            **_outcome([report], rules),  # type: ignore[arg-type]
+            passed=outcome.passed,
+            severity=outcome.severity,
+            description=outcome.description,
+            metadata=outcome.metadata,
         )
         for name, (_, rules) in CHECKS.items()
         if any(_found(report, rule) for rule in rules)
+        for outcome in [_outcome([report], rules)]
     ]
 
 
@@ -76,12 +81,20 @@ def results(keyed: Sequence[tuple[str, PartitionReport]]) -> list[dg.AssetCheckR
     for name, (_, rules) in CHECKS.items():
         outcome = _outcome([r for _, r in keyed], rules)
         flagged = [k for k, r in keyed if any(_found(r, rule) for rule in rules)]
-        metadata = outcome.pop("metadata") | {
+        metadata: dict[str, dg.MetadataValue] = {
+            **outcome.metadata,
             "partitions_checked": dg.MetadataValue.int(len(keyed)),
             "partitions_with_findings": dg.MetadataValue.json(flagged[:100]),
         }
         out.append(
-            dg.AssetCheckResult(asset_key=KLINES, check_name=name, metadata=metadata, **outcome)
+            dg.AssetCheckResult(
+                asset_key=KLINES,
+                check_name=name,
+                passed=outcome.passed,
+                severity=outcome.severity,
+                description=outcome.description,
+                metadata=metadata,
+            )
         )
     return out
 
@@ -115,23 +128,34 @@ def _found(report: PartitionReport, rule: Rule) -> bool:
     return finding is not None and finding.count > 0 and finding.severity is not Severity.INFO
 
 
-def _outcome(reports: Iterable[PartitionReport], rules: Sequence[Rule]) -> dict[str, object]:
+@dataclass(frozen=True)
+class Outcome:
+    """What one check says over some reports."""
+
+    passed: bool
+    severity: dg.AssetCheckSeverity
+    description: str
+    metadata: dict[str, dg.MetadataValue]
+
+
+def _outcome(reports: Iterable[PartitionReport], rules: Sequence[Rule]) -> Outcome:
     reports = list(reports)
-    counts = {rule.value: 0 for rule in rules}
+    counts = dict.fromkeys(rules, 0)
     worst: Severity | None = None
     for report in reports:
         for rule in rules:
             finding = report.finding(rule)
             if finding is None or not finding.count:
                 continue
-            counts[rule.value] += finding.count
+            counts[rule] += finding.count
             if finding.severity is not Severity.INFO and (
                 worst is None or finding.severity.rank > worst.rank
             ):
                 worst = finding.severity
-    cases = pd.concat([r.failure_cases for r in reports], ignore_index=True)
-    cases = cases[cases["rule"].isin(list(counts))]
-    metadata: dict[str, dg.MetadataValue] = {"violations_per_rule": dg.MetadataValue.json(counts)}
+    cases = pd.concat([r.cases_of(rules) for r in reports], ignore_index=True)
+    # JSON metadata is data: rules appear under the spelling the failure tables store
+    per_rule = {rule.value: n for rule, n in counts.items()}
+    metadata: dict[str, dg.MetadataValue] = {"violations_per_rule": dg.MetadataValue.json(per_rule)}
     if len(cases):
         metadata["failure_cases"] = _table(cases.head(TABLE_ROWS))
     if Rule.EXCHANGE_GAP in rules:
@@ -142,17 +166,25 @@ def _outcome(reports: Iterable[PartitionReport], rules: Sequence[Rule]) -> dict[
     severity = (
         dg.AssetCheckSeverity.ERROR if worst is Severity.ERROR else dg.AssetCheckSeverity.WARN
     )
-    return {
-        "passed": worst is None,
-        "severity": severity,
-        "description": "; ".join(f"{k}: {v}" for k, v in counts.items() if v) or "no findings",
-        "metadata": metadata,
-    }
+    described = "; ".join(f"{r.name}: {n}" for r, n in counts.items() if n)
+    return Outcome(worst is None, severity, described or "no findings", metadata)
+
+
+def column_schema() -> dg.TableSchema:
+    """The stored candle table's columns (`dagster/column_schema`), from the pandera model."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(c.name, c.dtype, description=c.description or None)
+            for c in candle_columns()
+        ]
+    )
 
 
 def _table(frame: pd.DataFrame) -> dg.TableMetadataValue:
     text = frame.astype("string").fillna("")
     return dg.MetadataValue.table(
-        records=[dg.TableRecord(row) for row in text.to_dict("records")],
+        records=[
+            dg.TableRecord({str(k): v for k, v in row.items()}) for row in text.to_dict("records")
+        ],
         schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in text.columns]),
     )

@@ -1,18 +1,12 @@
-"""Jobs and schedules: daily ingestion of yesterday for every series, and today's refresh."""
+"""The klines schedules: the closed day of yesterday for every series, and today's refresh."""
 
 from datetime import timedelta
 
 import dagster as dg
 
 from qlir_dagster.config import Settings
-from qlir_dagster.partitions import partition_key
-
-klines_job = dg.define_asset_job("klines_job", selection=dg.AssetSelection.assets("klines"))
-studies_job = dg.define_asset_job("studies_job", selection=dg.AssetSelection.groups("studies"))
-# Re-validates what is stored, fetching nothing: `dagster job execute -j klines_checks` in CI.
-klines_checks = dg.define_asset_job(
-    "klines_checks", selection=dg.AssetSelection.checks_for_assets("klines")
-)
+from qlir_dagster.defs.binance.jobs import klines_job
+from qlir_dagster.defs.binance.partitions import partition_key
 
 
 def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:

@@ -7,14 +7,12 @@ import time
 import dagster as dg
 
 from qlir_core.series import Series
-from qlir_core.studies import Study, registered
-from qlir_dagster.resources import StorageResource
+from qlir_core.studies import Study, StudyResult, registered
+from qlir_dagster.defs.binance.resources import StorageResource
+from qlir_dagster.defs.studies.jobs import STUDIES
+from qlir_dagster.defs.studies.params import study_config
 
 STUDY_IO_MANAGER = "study_io_manager"
-
-
-class StudyParams(dg.PermissiveConfig):
-    """The study's keyword parameters (e.g. `windows: [14, 50]`); unset ones keep their defaults."""
 
 
 def build_study_assets(
@@ -29,6 +27,8 @@ def _study_asset(
     every_day_of_the_series = dg.MultiToSingleDimensionPartitionMapping(
         partition_dimension_name="series"
     )
+    # The study's parameters (e.g. `windows: [14, 50]`); unset ones keep their defaults.
+    StudyConfig = study_config(study)
 
     @dg.asset(
         name=study.name,
@@ -36,7 +36,7 @@ def _study_asset(
         partitions_def=series_partitions,
         deps=[dg.AssetDep(klines, partition_mapping=every_day_of_the_series)],
         io_manager_key=STUDY_IO_MANAGER,
-        group_name="studies",
+        group_name=STUDIES,
         kinds={"parquet", "talib"},
         # Re-run a series' study whenever new candles of that series are stored.
         automation_condition=(
@@ -44,7 +44,11 @@ def _study_asset(
             & ~dg.AutomationCondition.any_deps_in_progress()
         ),
     )
-    def run_study(context: dg.AssetExecutionContext, config: StudyParams, storage: StorageResource):  # type: ignore[no-untyped-def]
+    def run_study(
+        context: dg.AssetExecutionContext,
+        config: StudyConfig,  # type: ignore[valid-type]
+        storage: StorageResource,
+    ) -> dg.Output[StudyResult]:
         series = Series.parse(context.partition_key)
         started = time.perf_counter()
         candles = storage.store().scan_candles(series)
@@ -54,7 +58,7 @@ def _study_asset(
                 f"{study.name}: no stored candles for {series}; materialize klines first"
             )
         try:
-            result = study.run(candles, series, config.model_dump())
+            result = study.run(candles, series, config.model_dump())  # type: ignore[attr-defined]
         except ValueError as e:
             raise dg.Failure(f"{study.name} on {series}: {e}", allow_retries=False) from e
         compute_s = time.perf_counter() - started - read_s

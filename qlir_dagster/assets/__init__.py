@@ -1,1 +1,0 @@
-"""Software-defined assets: the klines layer and the studies built on it."""

@@ -1,0 +1,1 @@
+"""Binance spot candles: the `klines` asset, its checks, partitions, resources, jobs, schedules."""

@@ -1,0 +1,74 @@
+"""Fixtures for the instance tests: Dagster homes made the way the scripts make them (the shipped
+dagster.yaml, databases created once), a slow local exchange, and CLI runs in their own process
+groups."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIRST = date(2024, 1, 1)
+DAYS = 8
+RANGE = f"{FIRST}|BTCUSDT-1m...{FIRST + timedelta(days=DAYS - 1)}|BTCUSDT-1m"
+
+
+@pytest.fixture(scope="module")
+def slow_exchange() -> Iterator[str]:
+    """`qlir-sim` in its own process, answering after 60 ms: a range takes seconds."""
+    command = [sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", "BTCUSDT"]
+    command += ["--start", FIRST.isoformat(), "--days", str(DAYS), "--latency-ms", "60"]
+    sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert sim.stdout is not None
+    yield sim.stdout.readline().strip()
+    sim.send_signal(signal.SIGINT)
+    sim.communicate(timeout=10)
+
+
+def scripts_home(home: Path) -> None:
+    """A Dagster home as `scripts/_env.sh` makes it: the repo's dagster.yaml, migrated once."""
+    env = os.environ | {"DAGSTER_HOME": str(home)}
+    subprocess.run(["bash", "-c", "source scripts/_env.sh"], cwd=REPO, env=env, check=True)
+    assert (home / "dagster.yaml").read_text() == (REPO / "dagster.yaml").read_text()
+
+
+def environment(tmp_path: Path, name: str, url: str) -> dict[str, str]:
+    home = tmp_path / name / "dagster_home"
+    scripts_home(home)
+    scratch = tmp_path / "tmp"  # shared: the request-weight budget's folder is in it
+    scratch.mkdir(exist_ok=True)
+    return os.environ | {
+        "DAGSTER_HOME": str(home),
+        "TMPDIR": str(scratch),
+        "XDG_RUNTIME_DIR": str(scratch),
+        "XDG_CACHE_HOME": str(scratch),
+        "QLIR_CONFIG": "/dev/null",
+        "QLIR_SERIES": "BTCUSDT-1m",
+        "QLIR_START_DATE": FIRST.isoformat(),
+        "QLIR_SOURCE": "rest",
+        "QLIR_BINANCE_REST_URL": url,
+        "QLIR_BINANCE_ARCHIVE_URL": url,
+        "QLIR_DATA_ROOT": str(tmp_path / name / "data"),
+    }
+
+
+def materialize(env: dict[str, str], partition_range: str = RANGE) -> subprocess.Popen[bytes]:
+    """`dagster asset materialize` of a klines range, in its own process group."""
+    command = [sys.executable, "-m", "dagster", "asset", "materialize"]
+    command += ["-m", "qlir_dagster.definitions", "--select", "klines"]
+    command += ["--partition-range", partition_range]
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
