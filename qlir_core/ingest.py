@@ -10,9 +10,14 @@ tree (qlir_core.errors) calls temporary, and nothing else; per request, with ten
 - 429: asked again once the shared budget's Retry-After pause is over (the budget holds every
   request back, so there is no backoff of its own); ten at most, counted apart from the tries.
 - 418 (IpBanned), any other 4xx, the archive's 404 (NotPublished), a malformed archive file
-  (MalformedFile), a checksum mismatch: not asked again. AUTO then fetches the day from REST.
+  (MalformedFile), a checksum mismatch: not asked again.
 - A closed REST window answered with fewer candles than asked: asked again until two answers
   agree (`confirm_short_page`); each answer is one of the request's tries.
+
+In AUTO, a closed day the archive cannot give (not published, unusable, or still failing with
+5xx or no answer once its tries are spent) is fetched from REST; the archive's rows stay in the
+manifest before REST's. Before the first REST page the client reads the request-weight limit
+from exchangeInfo (`RestClient.calibrate`; a failure keeps Binance's default and is logged).
 """
 
 from __future__ import annotations
@@ -134,11 +139,15 @@ def fetch_partition(
         try:
             table, raw = fetch.archive(series, day, sources.archive)
             return PartitionData(series, day, table, rows, raw)
-        except (NotPublished, ChecksumMismatch, MalformedFile) as e:
+        except (NotPublished, ChecksumMismatch, MalformedFile, TemporaryError) as e:
             if sources.mode is SourceMode.ARCHIVE:
                 raise
             if isinstance(e, NotPublished):
                 log.info("archive has no %s %s; falling back to REST", series, day)
+            elif isinstance(e, TemporaryError):  # its tries are spent (see _Request.ask)
+                log.warning(
+                    "archive unavailable for %s %s (%s); falling back to REST", series, day, e
+                )
             else:
                 log.warning(
                     "archive file for %s %s unusable (%s); falling back to REST", series, day, e
@@ -315,9 +324,10 @@ class _Fetch:
     ) -> tuple[pd.DataFrame, list[RawPayload]]:
         tables: list[pd.DataFrame] = []
         raw: list[RawPayload] = []
-        for window in plan_day(series, day):
-            if window.start_ms >= self.now_ms:
-                break  # the rest of the day has not begun
+        begun = [w for w in plan_day(series, day) if w.start_ms < self.now_ms]
+        if begun:  # pace the first page to the exchange's limit, not a guess (once per client)
+            client.calibrate(series.symbol, log=self.log)
+        for window in begun:
             answer = self._rest_window(window, client)
             tables.append(answer.table)
             raw.append(RawPayload(f"{window.slice_id}.json", answer.reply.body))

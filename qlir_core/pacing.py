@@ -20,6 +20,10 @@ let through itself, in a sliding window: the exchange's higher count of its fixe
 (`X-MBX-USED-WEIGHT-1M`, another client on the IP) could only be forced in as made-up items, and
 it has no pause (429) or ban (418) that every process honours. Those would need a second shared
 state beside its bucket, under a second lock, so the whole budget stays here, in one file.
+
+The file decides how fast every process sends, so its folder is private to its user (see
+`default_folder`, `private_folder`): whoever could write there could slow qlir down, or send it
+into a ban, and a symbolic link planted in a shared `/tmp` would have it write elsewhere.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import platformdirs
 from filelock import FileLock
 
 from qlir_core.errors import ConfigError, IpBanned
@@ -50,6 +55,11 @@ EDGE_GUARD_SHARE = 0.05  # the exchange's count of a request sent this early in 
 LEARNED_FOR_S = 24 * 3600.0  # how long a limit read from exchangeInfo is trusted
 _WINDOW_EDGE_S = 0.01  # sent this long after a window starts, a request is surely counted in it
 _CLOSE_ENOUGH_S = 0.0005  # a shorter wait is not worth a sleep (and may not move an epoch clock)
+FOLDER_VAR = "QLIR_BUDGET_DIR"  # the one way to choose the folder (tests, containers, CI)
+_PRIVATE = 0o700
+# Not on Windows (0 there): the folder's ACLs are the user's by default.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO in place of the file must not hang the read
 
 
 @dataclass(frozen=True)
@@ -116,16 +126,57 @@ class _State:
 
 
 def default_folder() -> Path:
-    """`<tmp>/qlir-budget-<uid>`: one per user and machine, so all their processes share it."""
-    user = str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-    return Path(tempfile.gettempdir()) / f"qlir-budget-{user}"
+    """One per user and machine, so all their processes share it: `$QLIR_BUDGET_DIR` when set,
+    else `$XDG_RUNTIME_DIR/qlir/budget` (the user's own, emptied at logout), else the user's
+    cache dir (`~/.cache/qlir/budget` on Linux, honouring `$XDG_CACHE_HOME`)."""
+    chosen = os.environ.get(FOLDER_VAR, "").strip()
+    if chosen:
+        return Path(chosen)
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "").strip()
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "qlir" / "budget"
+    return platformdirs.user_cache_path("qlir") / "budget"
+
+
+def private_folder(folder: Path) -> None:
+    """Create `folder` (mode 0700) if it is missing; ConfigError unless it is a real folder
+    (not a symbolic link) of the current user that nobody else may enter."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=_PRIVATE, exist_ok=True)
+        info = folder.lstat()
+    except OSError as e:
+        raise ConfigError(
+            f"request-weight budget folder {folder}: cannot create it ({e}); "
+            f"set {FOLDER_VAR} to a folder of yours"
+        ) from e
+    problem = _unsafe(info)
+    if problem:
+        raise ConfigError(
+            f"request-weight budget folder {folder} is unsafe: it {problem}. Remove it (qlir "
+            f"makes it again, private), or set {FOLDER_VAR} to a folder of yours with mode 0700"
+        )
+
+
+def _unsafe(info: os.stat_result) -> str | None:
+    """What makes a folder unsafe to keep the shared state in, if anything."""
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"belongs to uid {info.st_uid}, not to this user (uid {os.getuid()})"
+    if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
+        return f"has mode {stat.S_IMODE(info.st_mode):04o}, open to other users"
+    return None
 
 
 class Budget:
     """The request-weight budget of one host, shared through `<folder>/<host>.json`.
 
     `limit` is the configured limit; without one, the limit read from exchangeInfo (by any
-    process, see `learn`) applies, else Binance's 6000 per minute.
+    process, see `learn`) applies, else Binance's 6000 per minute. `folder` defaults to
+    `default_folder()`; either way it must be private (`private_folder`), checked on first use.
     """
 
     def __init__(
@@ -144,6 +195,7 @@ class Budget:
         self._sleep = sleep
         self._thread_lock = threading.Lock()
         self._file_lock = FileLock(f"{self.path}.lock")
+        self._checked = False  # the folder was found private
 
     @classmethod
     def for_url(
@@ -262,7 +314,9 @@ class Budget:
     def _state(self) -> Iterator[_State]:
         """The shared state, locked against other threads and processes, saved on success."""
         with self._thread_lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._checked:
+                private_folder(self.path.parent)
+                self._checked = True
             with self._file_lock:
                 state = _load(self.path)
                 yield state
@@ -270,20 +324,43 @@ class Budget:
 
 
 def _load(path: Path) -> _State:
-    """The saved state; a fresh one when there is none or it cannot be read."""
+    """The saved state; a fresh one when there is none or it cannot be parsed. ConfigError
+    when the state file is a symbolic link or not a regular file (never followed)."""
     try:
-        saved = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    except FileNotFoundError:
+        return _State()
+    except OSError as e:
+        raise _unsafe_file(
+            path, "is a symbolic link" if path.is_symlink() else f"cannot be read ({e})"
+        ) from e
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise _unsafe_file(path, "is not a regular file")
+        text = file.read()
+    try:
+        saved = json.loads(text)
         known = {f.name for f in fields(_State)}
         return _State(**{k: v for k, v in saved.items() if k in known})
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         return _State()
 
 
 def _save(path: Path, state: _State) -> None:
-    """Write, then rename over: a process killed mid-write leaves the previous state whole."""
+    """Write, then rename over: a process killed mid-write leaves the previous state whole.
+    The staged file is new (O_EXCL, never a link someone left there) and private (0600)."""
     staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staged.write_text(json.dumps(asdict(state)))
-    staged.replace(path)
+    staged.unlink(missing_ok=True)  # left by a killed process of ours with this pid
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    with os.fdopen(os.open(staged, flags, 0o600), "w") as file:
+        file.write(json.dumps(asdict(state)))
+    staged.replace(path)  # a rename replaces a link at `path`, it never writes through one
+
+
+def _unsafe_file(path: Path, problem: str) -> ConfigError:
+    return ConfigError(
+        f"request-weight budget file {path} {problem}; remove it (qlir writes it again)"
+    )
 
 
 def _iso(seconds: float) -> str:

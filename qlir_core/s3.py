@@ -68,6 +68,23 @@ def is_s3(protocol: str | tuple[str, ...]) -> bool:
     return any(name in PROTOCOLS for name in names)
 
 
+def refuse_credentials(url: str, name: str = "the storage root") -> None:
+    """ConfigError when `url` has credentials typed into it (`s3://KEY:SECRET@bucket/prefix`),
+    saying where they belong; the message never repeats any part of the URL. A secret may
+    hold a `/`, so any `@` or `:` in an S3 bucket's place counts (bucket names have neither)."""
+    scheme, found, rest = url.partition("://")
+    if not found:
+        return  # a local path
+    authority = rest.split("/", 1)[0]
+    typed = "@" in authority or (scheme.lower() in PROTOCOLS and ":" in authority)
+    if typed:
+        raise ConfigError(
+            f"{name}: the {scheme}:// URL has credentials in it (user:secret@); remove them: "
+            "S3 credentials come from the standard AWS chain only (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)"
+        )
+
+
 def options(storage_options: Mapping[str, Any]) -> dict[str, Any]:
     """`storage_options` for s3fs with qlir's client settings under whatever the caller set."""
     merged = dict(storage_options)

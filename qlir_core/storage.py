@@ -1,8 +1,24 @@
 """The storage layout, one code path for a local folder and for S3 (universal_pathlib over fsspec).
 
-    <root>/klines/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet   the candle table
-    <root>/manifest/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet the request ledger
-    <root>/raw/symbol=BTCUSDT/interval=1m/date=2023-01-21/<slice_id>.json   payloads, verbatim
+    <root>/klines/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet   the current candles
+    <root>/versions/symbol=BTCUSDT/interval=1m/date=2023-01-21/<version>/   one publish, whole:
+        candles.parquet   its candle table           manifest.parquet   its request ledger
+        raw/<slice_id>.json                          its payloads, verbatim
+    <root>/corrections/symbol=BTCUSDT/interval=1m/date=2023-01-21/<version>.parquet
+                                                     what that version changed in the one before
+    <root>/locks/symbol=BTCUSDT/interval=1m/date=2023-01-21.lock   held while it is published
+
+A partition is one unit. A publish writes a new version's files first, all under its version id
+(`qlir_core.versions`), where no reader looks, and then commits it by replacing the current candle
+table, the one object readers resolve: its parquet key-value metadata carries the `Stamp` that
+names the version and fingerprints its manifest, raw payloads and candles. A publish killed
+before the commit leaves the previous version current, whole; after it, the new one. So
+`klines/` stays a plain hive dataset that pyarrow, DuckDB or polars read with partition pruning
+and no duplicates, and the ledger and payloads of the current candles are the ones of its stamp.
+
+Versions that are neither current nor kept by the stamp (`Stamp.kept`, the versions a correction
+replaced) are staging leftovers, deleted by the next publish of the partition. A candle table
+without a stamp (written by another tool) stands for the partition's newest version.
 
 Every object is replaced atomically: a reader sees the old object or the new one, never half of
 one, and a failed write leaves the previous object in place (see `write_atomic`).
@@ -16,7 +32,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -32,16 +48,24 @@ from pyarrow.fs import FSSpecHandler, PyFileSystem
 from upath import UPath
 
 from qlir_core import candles as candle_table
-from qlir_core import manifest, s3
+from qlir_core import locks, manifest, s3
+from qlir_core.corrections import Correction
+from qlir_core.corrections import to_frame as corrections_table
 from qlir_core.errors import ConfigError, QlirError
 from qlir_core.series import Series
+from qlir_core.versions import STAMP_KEY, Stamp, fetched_at_ms, sha256, version_id
 
 KLINES = "klines"
-MANIFEST = "manifest"
-RAW = "raw"
+MANIFEST = "manifest"  # a dataset (`Store.dataset`): the current versions' ledgers
+VERSIONS = "versions"
+CORRECTIONS = "corrections"
+LOCKS = "locks"
 STUDIES = "studies"
 CHARTS = "charts"
 TABLE_FILE = "data.parquet"
+CANDLES_FILE = "candles.parquet"
+MANIFEST_FILE = "manifest.parquet"
+RAW = "raw"
 
 _HIVE = ds.partitioning(
     pa.schema([("symbol", pa.string()), ("interval", pa.string()), ("date", pa.string())]),
@@ -53,6 +77,11 @@ _DAY = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
 # (multipart uploads too), and a failed upload leaves the previous object. S3 has been strongly
 # read-after-write consistent since December 2020, so the next reader sees the new object.
 _ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
+
+# Called after each write of a publish with what was just written ("raw:<name>", "manifest",
+# "candles", "corrections", "commit"); tests stop a publish there.
+Step = Callable[[str], None]
+PartitionKey = tuple[str, str, str]  # symbol, interval, date as the hive paths spell them
 
 
 @dataclass(frozen=True)
@@ -78,6 +107,7 @@ class Store:
     """Reads and writes qlir's tables under one root URL (`./data`, `s3://bucket/prefix`)."""
 
     def __init__(self, root: str | UPath, **storage_options: Any) -> None:
+        s3.refuse_credentials(str(root))  # else they would show in every repr and message
         if isinstance(root, UPath):
             self.root = root
         else:
@@ -115,13 +145,25 @@ class Store:
         return self.root / layer / f"symbol={series.symbol}" / f"interval={series.interval.value}"
 
     def candles_path(self, series: Series, day: date) -> UPath:
+        """The current candle table: the partition's commit point."""
         return self.partition_dir(KLINES, series, day) / TABLE_FILE
 
-    def manifest_path(self, series: Series, day: date) -> UPath:
-        return self.partition_dir(MANIFEST, series, day) / TABLE_FILE
+    def version_dir(self, series: Series, day: date, version: str) -> UPath:
+        return self.partition_dir(VERSIONS, series, day) / version
 
-    def raw_dir(self, series: Series, day: date) -> UPath:
-        return self.partition_dir(RAW, series, day)
+    def manifest_path(self, series: Series, day: date, version: str | None = None) -> UPath:
+        """The ledger of `version` (None: the current one)."""
+        return self._version_of(series, day, version) / MANIFEST_FILE
+
+    def raw_dir(self, series: Series, day: date, version: str | None = None) -> UPath:
+        """The payloads of `version` (None: the current one)."""
+        return self._version_of(series, day, version) / RAW
+
+    def corrections_path(self, series: Series, day: date, version: str) -> UPath:
+        return self.partition_dir(CORRECTIONS, series, day) / f"{version}.parquet"
+
+    def lock_path(self, series: Series, day: date) -> UPath:
+        return self.series_dir(LOCKS, series) / f"date={day.isoformat()}.lock"
 
     def study_dir(self, study: str, series: Series | None = None) -> UPath:
         """`studies/<study>`; with a series, where its charts go."""
@@ -132,18 +174,72 @@ class Store:
         return self.series_dir(f"{STUDIES}/{study}/{table}", series) / TABLE_FILE
 
     # -- writing ---------------------------------------------------------------------------
-    def publish(self, part: PartitionData) -> None:
-        """Store a partition: raw payloads first, then the candles, then the ledger that
-        describes them. Each object is replaced atomically."""
+    @contextmanager
+    def locked(self, series: Series, day: date) -> Iterator[None]:
+        """Hold the partition's cross-process lock (see `qlir_core.locks`)."""
+        with self._access(), locks.held(self.lock_path(series, day)):
+            yield
+
+    def publish(
+        self,
+        part: PartitionData,
+        *,
+        corrections: Sequence[Correction] = (),
+        step: Step | None = None,
+    ) -> Stamp:
+        """Store a partition as one new version: its raw payloads, ledger and candles under the
+        version id, then (last) the current candle table that commits it. `corrections` are
+        what this version changes in the current one: recorded in the corrections table, and
+        the version they replace is kept readable. Other replaced versions, and anything an
+        earlier publish left uncommitted, are deleted once the commit is written. Writers that
+        may race hold `locked` around it (`publish.publish_partition` does)."""
+        done = step or _no_step
         with self._access():
-            raw_dir = self.raw_dir(part.series, part.day)
+            previous = self.stamp(part.series, part.day)
+            kept = () if previous is None else previous.kept
+            if corrections and previous is not None:
+                kept = (*kept, previous.version)
+            candles_bytes = table_bytes(part.candles)
+            manifest_bytes = table_bytes(manifest.to_frame(part.manifest))
+            raw = {p.name: sha256(p.data) for p in part.raw}
+            fetched = fetched_at_ms(part.manifest)
+            digests = [sha256(candles_bytes), sha256(manifest_bytes)]
+            version = version_id(fetched, digests + [f"{n}:{d}" for n, d in sorted(raw.items())])
+            folder = self.version_dir(part.series, part.day, version)
             for payload in part.raw:
-                write_atomic(raw_dir / payload.name, payload.data)
-            write_atomic(self.candles_path(part.series, part.day), table_bytes(part.candles))
-            write_atomic(
-                self.manifest_path(part.series, part.day),
-                table_bytes(manifest.to_frame(part.manifest)),
+                write_atomic(folder / RAW / payload.name, payload.data)
+                done(f"{RAW}:{payload.name}")
+            write_atomic(folder / MANIFEST_FILE, manifest_bytes)
+            done("manifest")
+            write_atomic(folder / CANDLES_FILE, candles_bytes)
+            done("candles")
+            if corrections:
+                replaced = "" if previous is None else previous.version
+                table = corrections_table(corrections, replaced, version, pd.Timestamp.now("UTC"))
+                write_atomic(
+                    self.corrections_path(part.series, part.day, version), table_bytes(table)
+                )
+                done(CORRECTIONS)
+            stamp = Stamp(
+                version=version,
+                fetched_at_ms=fetched,
+                candles_sha256=digests[0],
+                manifest_sha256=digests[1],
+                raw_sha256=raw,
+                kept=tuple(dict.fromkeys(v for v in kept if v != version)),
             )
+            commit = table_bytes(part.candles, stamp)
+            write_atomic(self.candles_path(part.series, part.day), commit)
+            done("commit")
+            self._remove_versions(part.series, part.day, stamp.retained)
+        return stamp
+
+    def clean(self, series: Series, day: date) -> None:
+        """Delete what earlier publishes of the partition left uncommitted."""
+        with self._access():
+            stamp = self.stamp(series, day)
+            if stamp is not None:
+                self._remove_versions(series, day, stamp.retained)
 
     def write_study_table(
         self, study: str, table: str, series: Series, frame: pd.DataFrame
@@ -168,15 +264,52 @@ class Store:
             tables = {n: _read_table(self.study_table_path(study, n, series)) for n in names}
         return {n: t for n, t in tables.items() if t is not None}
 
-    def read_candles(self, series: Series, day: date) -> pd.DataFrame | None:
-        """The stored candles of one partition, or None if it was never stored."""
+    def stamp(self, series: Series, day: date) -> Stamp | None:
+        """What the current candle table says about its version (None: nothing committed, or
+        a table without a stamp)."""
         with self._access():
-            return _read_table(self.candles_path(series, day))
+            return _read_stamp(self.candles_path(series, day))
 
-    def read_manifest(self, series: Series, day: date) -> list[manifest.ManifestRow] | None:
+    def versions(self, series: Series, day: date) -> list[str]:
+        """The partition's readable versions, oldest first; the last is the current one."""
         with self._access():
-            frame = _read_table(self.manifest_path(series, day))
+            stamp = self.stamp(series, day)
+            if stamp is not None:
+                return [*stamp.kept, stamp.version]
+            if not self.candles_path(series, day).exists():
+                return []
+            return self._stored_versions(series, day)
+
+    def read_candles(
+        self, series: Series, day: date, version: str | None = None
+    ) -> pd.DataFrame | None:
+        """The candles of one partition (of `version`; None: the current ones), or None."""
+        with self._access():
+            if version is None:
+                return _read_table(self.candles_path(series, day))
+            return _read_table(self.version_dir(series, day, version) / CANDLES_FILE)
+
+    def read_manifest(
+        self, series: Series, day: date, version: str | None = None
+    ) -> list[manifest.ManifestRow] | None:
+        """The ledger of one partition (of `version`; None: the current one), or None."""
+        with self._access():
+            if version is None and not self.candles_path(series, day).exists():
+                return None
+            frame = _read_table(self.manifest_path(series, day, version))
         return None if frame is None else manifest.from_frame(frame)
+
+    def read_raw(self, series: Series, day: date, version: str | None = None) -> list[RawPayload]:
+        """The payloads of one partition (of `version`; None: the current one), by name."""
+        with self._access():
+            folder = self.raw_dir(series, day, version)
+            if version is None and not self.candles_path(series, day).exists():
+                return []
+            try:
+                names = sorted(PurePosixPath(p).name for p in folder.fs.ls(folder.path, False))
+            except FileNotFoundError:
+                return []
+            return [RawPayload(n, folder.fs.cat_file(f"{folder.path}/{n}")) for n in names]
 
     def stored_days(self, series: Series) -> list[date]:
         """Days with a stored candle table for `series`, in order: one listing, not one
@@ -193,13 +326,35 @@ class Store:
         return sorted(days)
 
     def dataset(self, layer: str) -> ds.Dataset:
-        """One hive-partitioned pyarrow dataset over a layer (`klines` or `manifest`)."""
+        """One hive-partitioned pyarrow dataset over a layer: `klines` (the current candles),
+        `corrections`, or `manifest` (the current versions' ledgers)."""
+        if layer == MANIFEST:
+            return self.manifest_dataset()
         with self._access():
             path = self.root / layer
             fs = PyFileSystem(FSSpecHandler(path.fs))
             if not path.exists():
                 raise FileNotFoundError(f"nothing is stored under {path}")
             return ds.dataset(path.path, filesystem=fs, format="parquet", partitioning=_HIVE)
+
+    def manifest_dataset(self, *, uncommitted: bool = False) -> ds.Dataset:
+        """The ledgers of the current versions as one hive-partitioned dataset: two listings
+        and one footer read per partition. With `uncommitted`, a partition that has versions
+        and no candle table adds its newest version's ledger."""
+        with self._access():
+            base = self.root / VERSIONS
+            fs = PyFileSystem(FSSpecHandler(base.fs))
+            chosen = self._current_versions(uncommitted)
+            files = [f"{base.path}/{'/'.join(_hive(k))}/{v}/{MANIFEST_FILE}" for k, v in chosen]
+            if not files:
+                raise FileNotFoundError(f"no ledger is stored under {base}")
+            return ds.dataset(
+                files,
+                filesystem=fs,
+                format="parquet",
+                partitioning=_HIVE,
+                partition_base_dir=base.path,
+            )
 
     def scan_candles(self, series: Series, days: Iterable[date] | None = None) -> pd.DataFrame:
         """Every stored candle of `series` as one table sorted by open time: a single dataset
@@ -221,6 +376,63 @@ class Store:
         frame = frame.sort_values("open_time", kind="stable").reset_index(drop=True)
         return frame.astype({c: candle_table.TIME_DTYPE for c in candle_table.TIME_COLUMNS})
 
+    # -- versions --------------------------------------------------------------------------
+    def _version_of(self, series: Series, day: date, version: str | None) -> UPath:
+        if version is None:
+            stamp = _read_stamp(self.candles_path(series, day))
+            stored = self._stored_versions(series, day) if stamp is None else [stamp.version]
+            version = stored[-1] if stored else "none"
+        return self.version_dir(series, day, version)
+
+    def _stored_versions(self, series: Series, day: date) -> list[str]:
+        """Every version folder of the partition, committed or not, oldest first."""
+        folder = self.partition_dir(VERSIONS, series, day)
+        try:
+            entries = folder.fs.ls(folder.path, detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(PurePosixPath(e["name"]).name for e in entries if e["type"] == "directory")
+
+    def _remove_versions(self, series: Series, day: date, retained: frozenset[str]) -> None:
+        fs = self.root.fs
+        for version in self._stored_versions(series, day):
+            if version not in retained:
+                fs.rm(self.version_dir(series, day, version).path, recursive=True)
+        folder = self.partition_dir(CORRECTIONS, series, day)
+        try:
+            names = [PurePosixPath(p).name for p in fs.ls(folder.path, detail=False)]
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.endswith(".parquet") and name.removesuffix(".parquet") not in retained:
+                fs.rm_file(f"{folder.path}/{name}")
+
+    def _current_versions(self, uncommitted: bool) -> list[tuple[PartitionKey, str]]:
+        """Each partition's current version (see the module docstring), in path order."""
+        fs = self.root.fs
+        stored: dict[PartitionKey, list[str]] = {}
+        base = (self.root / VERSIONS).path
+        for key in fs.find(base):
+            parts = key.removeprefix(base).strip("/").split("/")
+            if len(parts) == 5 and parts[4] == MANIFEST_FILE:
+                stored.setdefault(_partition(parts[:3]), []).append(parts[3])
+        klines = (self.root / KLINES).path
+        committed: dict[PartitionKey, Stamp | None] = {}
+        for key in fs.find(klines):
+            parts = key.removeprefix(klines).strip("/").split("/")
+            if len(parts) == 4 and parts[3] == TABLE_FILE:
+                committed[_partition(parts[:3])] = _stamp_at(fs, key)
+        chosen = []
+        for partition, versions in sorted(stored.items()):
+            if partition in committed:
+                stamp = committed[partition]
+                version = max(versions) if stamp is None else stamp.version
+                if version in versions:
+                    chosen.append((partition, version))
+            elif uncommitted:
+                chosen.append((partition, max(versions)))
+        return chosen
+
     # -- access ----------------------------------------------------------------------------
     @contextmanager
     def _access(self) -> Iterator[None]:
@@ -237,10 +449,13 @@ class Store:
         self._root_checked = True
 
 
-def table_bytes(frame: pd.DataFrame) -> bytes:
-    """A DataFrame as parquet bytes (zstd), without the pandas index."""
+def table_bytes(frame: pd.DataFrame, stamp: Stamp | None = None) -> bytes:
+    """A DataFrame as parquet bytes (zstd), without the pandas index; `stamp` in its metadata."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if stamp is not None:
+        table = table.replace_schema_metadata({**table.schema.metadata, STAMP_KEY: stamp.encode()})
     sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
 
 
@@ -295,3 +510,34 @@ def _read_table(path: UPath) -> pd.DataFrame | None:
         return None
     frame: pd.DataFrame = pq.read_table(io.BytesIO(data)).to_pandas()
     return frame
+
+
+def _read_stamp(path: UPath) -> Stamp | None:
+    """The stamp of a stored candle table, from its footer alone."""
+    return _stamp_at(path.fs, path.path)
+
+
+def _stamp_at(fs: Any, key: str) -> Stamp | None:
+    try:
+        with fs.open(key, "rb") as f:
+            metadata = pq.read_schema(f).metadata or {}
+    except FileNotFoundError as e:
+        if s3.missing_bucket(e):
+            raise
+        return None
+    found = metadata.get(STAMP_KEY)
+    return None if found is None else Stamp.decode(found)
+
+
+def _partition(parts: list[str]) -> PartitionKey:
+    symbol, interval, day = (p.partition("=")[2] for p in parts)
+    return symbol, interval, day
+
+
+def _hive(key: PartitionKey) -> tuple[str, str, str]:
+    symbol, interval, day = key
+    return f"symbol={symbol}", f"interval={interval}", f"date={day}"
+
+
+def _no_step(written: str) -> None:
+    """No pause between the writes of a publish."""

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from qlir_core import s3
 from qlir_core.errors import ConfigError
 from qlir_core.ingest import SourceMode
 from qlir_core.series import Series, parse_series_list
@@ -84,6 +85,29 @@ class Settings(BaseSettings):
         if not str(value).strip():
             raise ValueError("empty; expected a folder, an URL or s3://bucket/prefix")
         return str(value).strip()
+
+    @field_validator("data_root")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """A ConfigError, not a ValueError: pydantic's message would echo the secret."""
+        s3.refuse_credentials(value, f"{ENV_PREFIX}DATA_ROOT (data_root)")
+        return value
+
+    @field_validator("data_root")
+    @classmethod
+    def _writable_folder(cls, value: str) -> str:
+        """A local root must be, or be creatable in, a folder this user can write. Checked on
+        disk without creating anything (a bucket is checked when a run starts)."""
+        if "://" in value:
+            return value
+        existing = Path(value).expanduser().absolute()
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(f"{existing} is a file; expected a folder or s3://bucket/prefix")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{existing} is not writable; expected a folder this user can write")
+        return value
 
     @field_validator("binance_rest_url", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from them here, once per code location load, rather than collected from module-l
 
 import dagster as dg
 
-from qlir_dagster import config
+from qlir_dagster import config, console
 from qlir_dagster.config import Settings
 from qlir_dagster.defs.binance.assets import build_klines
 from qlir_dagster.defs.binance.jobs import klines_checks, klines_job
@@ -41,4 +41,6 @@ def build_defs(settings: Settings) -> dg.Definitions:
     )
 
 
+# Before the settings load: a bad one, or a bad partition key, is then one line in a shell.
+console.install()
 defs = build_defs(config.load())

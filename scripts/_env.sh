@@ -12,6 +12,9 @@ else
   fi
   UV=.tools/bin/uv
 fi
+# Bytecode is compiled at install: where Python may not write it at run time
+# (PYTHONDONTWRITEBYTECODE=1, read-only images), every start would otherwise compile Dagster anew.
+export UV_COMPILE_BYTECODE=1
 "$UV" sync --frozen --quiet
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"

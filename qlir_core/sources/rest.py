@@ -9,6 +9,7 @@ qlir's error hierarchy; callers never see an httpx exception.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pandas as pd
 from qlir_core import binance, candles
 from qlir_core.binance import EXCHANGE_INFO_WEIGHT, KLINES_WEIGHT, WEIGHT_HEADER
 from qlir_core.errors import (
+    ConfigError,
     InvalidSymbol,
     IpBanned,
     MalformedPage,
@@ -50,6 +52,7 @@ DEFAULT_URL = binance.REST_URL
 TIMEOUT_S = 10.0  # Binance itself gives up on a request after 10 s (-1007 TIMEOUT)
 RELEARN_AFTER_S = 60.0
 RATE_LIMITED_S_DEFAULT = 60.0  # a 429 without Retry-After: wait out a one-minute window
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,8 @@ class RestClient:
 
     The request-weight budget is shared with every process on this machine (`budget`, by
     default the host's file in `pacing.default_folder()`); its limit is `weight_limit` when
-    given, else what exchangeInfo announces (read by `calibrate`, or after a first 429), else
-    Binance's 6000 per minute.
+    given, else what exchangeInfo announces (read by `calibrate` before the first klines
+    request, and again after a 429), else Binance's 6000 per minute.
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class RestClient:
         self._symbol: str | None = None  # the last symbol asked for: exchangeInfo's filter
         self._learn = False  # a 429 came: read the limit (again) before going on
         self._learned_at = -math.inf  # monotonic time of the last try
+        self._calibrated = False  # `calibrate` has read the limit, or tried and failed
 
     def close(self) -> None:
         self._http.close()
@@ -128,7 +132,7 @@ class RestClient:
 
     def klines(self, window: SliceKey) -> KlinesPage:
         """The candles Binance returns for `window`, forming ones included (see final_only)."""
-        self._symbol = window.series.symbol
+        self.calibrate(window.series.symbol)
         reply = self.send(self.klines_url(window), KLINES_WEIGHT)
         return KlinesPage(reply, parse_klines(reply))
 
@@ -144,14 +148,23 @@ class RestClient:
             self.budget.learn(info.request_weight)
         return info
 
-    def calibrate(self, symbol: str | None = None) -> WeightLimit:
+    def calibrate(
+        self, symbol: str | None = None, *, log: logging.Logger | None = None
+    ) -> WeightLimit:
         """Read the request-weight limit from exchangeInfo (filtered to `symbol`, to keep the
-        answer small) unless it is configured or known: one request of weight 20 per host and
-        day. Returns the limit the budget paces to; if exchangeInfo cannot be read, that stays
-        the default (and the first 429 asks again). IpBanned during a ban."""
-        if not self.budget.knows_limit():
-            self._symbol = symbol or self._symbol
-            self._learn_limit()
+        answer small) unless it is configured or known: called before the first klines
+        request, it costs one request of weight 20 per client at most (none once any process
+        has read it that day). Returns the limit the budget paces to. It never fails: if
+        exchangeInfo cannot be read, the default stays (logged to `log`) and the next 429 asks
+        again; a 429 asks again before the next request; during a ban the next request reports
+        the ban, and the limit is read once it has ended."""
+        self._symbol = symbol or self._symbol
+        if not self._calibrated and not self.budget.knows_limit():
+            try:
+                self._learn_limit(log)
+                self._calibrated = True
+            except IpBanned:
+                pass  # what the caller's request raises too, and records
         return self.budget.status().limit
 
     def send(self, url: str, weight: int) -> Reply:
@@ -198,15 +211,23 @@ class RestClient:
         raise_for_status(reply)
         return reply
 
-    def _learn_limit(self) -> None:
-        """Read the real limit from exchangeInfo (a failure keeps the guess)."""
+    def _learn_limit(self, log: logging.Logger | None = None) -> None:
+        """Read the real limit from exchangeInfo; a failure keeps the guess. IpBanned during a
+        ban, ConfigError for an unsafe budget folder: those stop every request alike."""
         self._learned_at = time.monotonic()
         try:
             self.exchange_info(self._symbol)
-        except IpBanned:
+        except RateLimited:
+            self._learn = True  # paused for its Retry-After: read it before the next request
+        except (IpBanned, ConfigError):
             raise
-        except QlirError:
-            pass  # paced to the default; the next 429 tries again
+        except QlirError as e:
+            (log or _LOG).warning(
+                "the request-weight limit could not be read (%s); pacing to %s until a 429 "
+                "asks again",
+                e,
+                _describe(self.budget.status().limit),
+            )
 
 
 def parse_klines(reply: Reply) -> pd.DataFrame:
@@ -269,6 +290,11 @@ def _error_body(body: bytes) -> tuple[int | None, str]:
         return int(parsed["code"]), str(parsed.get("msg", ""))
     except (ValueError, KeyError, TypeError):
         return None, body[:200].decode(errors="replace")
+
+
+def _describe(limit: WeightLimit) -> str:
+    """`6000 per 60 s`."""
+    return f"{limit.weight} per {limit.window_s:g} s"
 
 
 def _int_or_none(text: str | None) -> int | None:

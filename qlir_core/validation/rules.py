@@ -63,6 +63,8 @@ class Rule(Enum):
     EXCHANGE_GAP = "exchange_gap"
     FETCH_GAP = "fetch_gap"
     CANDLES_PENDING = "candles_pending"
+    # the stored partition as one unit
+    PARTS_AGREE = "partition_parts_agree"
 
     @property
     def severity(self) -> Severity:
@@ -99,7 +101,11 @@ _RULES: dict[Rule, tuple[Severity, str]] = {
     Rule.EXCHANGE_GAP: (_W, "missing candles the exchange itself has no data for (a halt)"),
     Rule.FETCH_GAP: (_E, "missing candles the fetch caused (no, failed or inconsistent slice)"),
     Rule.CANDLES_PENDING: (_I, "current day: candles closed since the fetch, not fetched yet"),
+    Rule.PARTS_AGREE: (_E, "candles, manifest and raw payloads are one version and agree"),
 }
+
+# Rules that need the stored files, not just the tables: only `validate_store` computes them.
+STORE_RULES = frozenset({Rule.PARTS_AGREE})
 
 GAP_RULE = {
     GapCause.EXCHANGE: Rule.EXCHANGE_GAP,

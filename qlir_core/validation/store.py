@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -14,9 +15,10 @@ from qlir_core import candles as candle_table
 from qlir_core import manifest as ledger
 from qlir_core.intervals import Interval
 from qlir_core.series import Series
-from qlir_core.storage import KLINES, MANIFEST, Store
+from qlir_core.storage import KLINES, Store
 from qlir_core.validation.partition import MAX_CASES, validate_partition
-from qlir_core.validation.report import PartitionReport
+from qlir_core.validation.parts import check_parts
+from qlir_core.validation.report import Finding, PartitionReport
 
 PARTITION_COLUMNS = ("symbol", "interval", "date")
 Key = tuple[str, str, str]
@@ -36,25 +38,37 @@ def validate_store(
 
     The scan reads every file with the dataset's (first file's) schema, so a stored table with
     an extra column shows up here without it; `validate_partition` on a table read on its own
-    sees the file exactly."""
+    sees the file exactly.
+
+    The ledgers are the current versions' (a partition with versions and no candle table: its
+    newest one); each partition's parts are then matched (PARTS_AGREE, `validation.parts`), a
+    finding added only where they disagree."""
     where = _filter(None if series is None else list(series), None if days is None else list(days))
-    tables = _scan(store, KLINES, where)
-    ledgers = _scan(store, MANIFEST, where)
+    tables = _scan(lambda: store.dataset(KLINES), where)
+    ledgers = _scan(lambda: store.manifest_dataset(uncommitted=True), where)
     keys = sorted(set(tables) | set(ledgers), key=_order)
     reports = []
     for key in keys:
         symbol, interval, day = key
-        reports.append(
-            validate_partition(
-                Series(symbol, Interval.parse(interval)),
-                date.fromisoformat(day),
-                tables[key] if key in tables else candle_table.empty(),
-                ledgers[key] if key in ledgers else ledger.to_frame([]),
-                now_ms=now_ms,
-                max_cases=max_cases,
-            )
+        one, on = Series(symbol, Interval.parse(interval)), date.fromisoformat(day)
+        report = validate_partition(
+            one,
+            on,
+            tables[key] if key in tables else candle_table.empty(),
+            ledgers[key] if key in ledgers else ledger.to_frame([]),
+            now_ms=now_ms,
+            max_cases=max_cases,
         )
+        reports.append(_with(report, check_parts(store, one, on)))
     return reports
+
+
+def _with(report: PartitionReport, finding: Finding | None) -> PartitionReport:
+    """`report` with the parts finding added, when it found something."""
+    if finding is None or not finding.count:
+        return report
+    summary = replace(report.summary, errors=report.summary.errors + finding.count)
+    return replace(report, findings=(*report.findings, finding), summary=summary)
 
 
 def _filter(series: list[Series] | None, days: list[date] | None) -> ds.Expression | None:
@@ -71,10 +85,12 @@ def _filter(series: list[Series] | None, days: list[date] | None) -> ds.Expressi
     return where
 
 
-def _scan(store: Store, layer: str, where: ds.Expression | None) -> dict[Key, pd.DataFrame]:
+def _scan(
+    dataset_of: Callable[[], ds.Dataset], where: ds.Expression | None
+) -> dict[Key, pd.DataFrame]:
     """Each partition's rows in stored order, without the partition columns."""
     try:
-        dataset = store.dataset(layer)
+        dataset = dataset_of()
     except FileNotFoundError:
         return {}
     table = dataset.to_table(filter=where)

@@ -15,20 +15,26 @@ DAY = date(2023, 1, 21)
 
 def test_the_on_disk_path_of_one_partition(tmp_path):
     store = Store(str(tmp_path))
-    store.publish(
+    stamp = store.publish(
         PartitionData(
             SERIES, DAY, candles.from_csv(ROW.encode()), [], [RawPayload("a.json", b"[]")]
         )
     )
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    version = "versions/symbol=BTCUSDT/interval=1m/date=2023-01-21/" + stamp.version
+    assert stamp.version == "00000000T000000000Z-19e5e44399f00939"  # no ledger rows: no time
     assert files == [
         "klines/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet",
-        "manifest/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet",
-        "raw/symbol=BTCUSDT/interval=1m/date=2023-01-21/a.json",
+        f"{version}/candles.parquet",
+        f"{version}/manifest.parquet",
+        f"{version}/raw/a.json",
     ]
     pd.testing.assert_frame_equal(store.read_candles(SERIES, DAY), candles.from_csv(ROW.encode()))
     assert store.stored_days(SERIES) == [DAY]
     assert store.read_candles(SERIES, date(2023, 1, 22)) is None
+    assert store.stamp(SERIES, DAY) == stamp
+    assert store.versions(SERIES, DAY) == [stamp.version]
+    assert store.read_raw(SERIES, DAY) == [RawPayload("a.json", b"[]")]
 
 
 def test_a_failed_write_leaves_the_previous_object(tmp_path):

@@ -5,6 +5,7 @@ import logging
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from qlir_core import manifest
@@ -55,17 +56,15 @@ def test_an_exchange_halt_is_a_warning_and_the_day_is_stored(make_defs, tmp_path
         (g.data["first_missing"], g.data["last_missing"], g.data["count"], g.data["cause"])
         for g in gaps
     ] == [("2024-01-02 12:40:00+00:00", "2024-01-02 13:59:00+00:00", "80", "exchange")]
-    # only the check with a finding is recorded on the partition; the run's summary has all five
-    assert set(checks) == {"completeness"}
-    summary = evaluations(result, partition=None)
-    assert {n: e.passed for n, e in summary.items()} == {
+    # every check is recorded on the partition, passes included
+    assert {n: e.passed for n, e in checks.items()} == {
         "slice_parse": True,
         "slice_spacing": True,
         "candle_schema": True,
         "candle_spacing": True,
         "completeness": False,
     }
-    assert summary["completeness"].metadata["partitions_with_findings"].value == [KEY]
+    assert evaluations(result, partition=None) == {}
     (materialization,) = result.get_asset_materialization_events()
     meta = materialization.materialization.metadata
     assert (
@@ -103,7 +102,7 @@ def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
     assert cases[0].data["open_time"].startswith("2024-01-02 12:0")
     error = result.failure_data_for_node("klines").error.message
     assert KEY in error
-    assert rule.value in error
+    assert rule.name in error
     assert "kept" in error
     assert stored.read_bytes() == before
     warnings = run_log(instance, result.run_id, logging.WARNING)
@@ -120,13 +119,12 @@ def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
     assert clean.success
-    assert evaluations(clean) == {}
-    summary = evaluations(clean, partition=None)
-    assert sorted(summary) == sorted(
+    per_partition = evaluations(clean)
+    assert sorted(per_partition) == sorted(
         ["slice_parse", "slice_spacing", "candle_schema", "candle_spacing", "completeness"]
     )
-    assert all(e.passed for e in summary.values())
-    assert summary["completeness"].metadata["partitions_checked"].value == 1
+    assert all(e.passed for e in per_partition.values())
+    assert evaluations(clean, partition=None) == {}
 
     store = Store(str(tmp_path / "data"))
     rows = store.read_manifest(BTC, DAY)
@@ -146,12 +144,7 @@ def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make
     case = failed.metadata["failure_cases"].value.records[0].data
     assert case["slice_key"] == rows[0].slice_key
     assert case["rule"] in {"slice_url_parses", "slice_agrees"}
-    summary = next(
-        e
-        for e in dirty.get_asset_check_evaluations()
-        if e.check_name == "slice_parse" and e.partition is None
-    )
-    assert summary.metadata["partitions_with_findings"].value == [KEY]
+    assert {n for n, e in evaluations(dirty).items() if not e.passed} == {"slice_parse"}
 
 
 @pytest.mark.parametrize("source", ["archive", "rest"])
@@ -177,19 +170,23 @@ def test_a_duplicated_candle_is_refused_at_the_fetch_and_the_stored_day_kept(
     assert any("sent twice" in m for m in run_log(instance, result.run_id, logging.ERROR))
 
 
-def test_a_refetch_with_fewer_candles_never_replaces_the_stored_day(make_defs, tmp_path):
+def test_a_closed_day_the_exchange_now_serves_shorter_is_a_kept_correction(make_defs, tmp_path):
+    """The exchange is right for closed days: a refetch that lost 80 candles is published as a
+    correction, and the day as it was stored before stays readable."""
     with serve(market()) as url:
         assert run_one(make_defs(**env(url, "archive")), KEY).success
-    stored = Store(str(tmp_path / "data")).candles_path(BTC, DAY)
-    before = stored.read_bytes()
+    store = Store(str(tmp_path / "data"))
+    before = store.read_candles(BTC, DAY)
     with serve(market(halts=["2024-01-02T12:40/2024-01-02T14:00"])) as url:
         result = run_one(make_defs(**env(url, "archive")), KEY)
     assert result.success
     (event,) = result.get_asset_materialization_events()
-    assert event.materialization.metadata["publish"].value.startswith(
-        "keep the stored candles (fewer: 1360 fetched, 1440 stored"
-    )
-    assert stored.read_bytes() == before
+    metadata = event.materialization.metadata
+    assert metadata["publish"].value.startswith("publish (corrected: 1360 fetched, 1440 stored")
+    assert metadata["dagster/row_count"].value == 1360
+    assert len(store.read_candles(BTC, DAY)) == 1360
+    old_version, _ = store.versions(BTC, DAY)
+    pd.testing.assert_frame_equal(store.read_candles(BTC, DAY, version=old_version), before)
 
 
 class PricedCandles(CandleSchema):

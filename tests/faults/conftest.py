@@ -4,7 +4,10 @@ clients whose request-weight budget lives in a temporary folder; fast retries.""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,8 +16,9 @@ from typing import Any
 import dagster as dg
 import httpx
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qlir_core import ingest, pacing
+from qlir_core import ingest
 from qlir_core.errors import QlirError
 from qlir_core.ingest import RetryPolicy, SourceMode, Sources, fetch_partition
 from qlir_core.manifest import ManifestRow
@@ -26,12 +30,15 @@ from qlir_core.sources.rest import RestClient
 from qlir_core.storage import PartitionData
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
-from qlir_sim import Limits, Synthetic, serve
+from qlir_sim import Limits, Market, Synthetic, create_app, serve
+from qlir_sim import app as sim_app
 
 DAY = date(2024, 1, 2)
 BTC_1M = Series.parse("BTCUSDT-1m")
 LOG = logging.getLogger("tests.faults")
 FAST = RetryPolicy(backoff_s=0.01, max_backoff_s=0.05)
+EXCHANGE_LIMIT = WeightLimit(6000, 60.0)  # the module exchange's (Limits' defaults)
+PATIENT_S = 10.0  # a read timeout no loaded machine reaches unless a fault hangs the answer
 # Long after the market's days: every one of them is closed.
 LATER_MS = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp() * 1000)
 
@@ -89,19 +96,57 @@ def sim(exchange: str) -> Iterator[Sim]:
 
 @pytest.fixture
 def budget_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh folder for the shared budget, also the default one (for Dagster's clients)."""
+    """A fresh folder for the shared budget, also the default one (QLIR_BUDGET_DIR, for
+    Dagster's clients)."""
     folder = tmp_path / "budget"
-    monkeypatch.setattr(pacing, "default_folder", lambda: folder)
+    monkeypatch.setenv("QLIR_BUDGET_DIR", str(folder))
     return folder
 
 
 @pytest.fixture
 def client(sim: Sim, budget_dir: Path) -> Iterator[RestClient]:
-    """A REST client of the exchange: 1 s timeout, the budget in the test's folder, configured
-    with the exchange's limit (so that no 429 sends it to read exchangeInfo)."""
-    budget = Budget.for_url(sim.url, folder=budget_dir, limit=WeightLimit(6000, 60.0))
-    with RestClient(sim.url, timeout=1.0, budget=budget) as c:
+    """A REST client of the exchange: the budget in the test's folder, configured with the
+    exchange's limit (so that it never reads exchangeInfo, and the exchange counts only the
+    requests a test makes)."""
+    budget = Budget.for_url(sim.url, folder=budget_dir, limit=EXCHANGE_LIMIT)
+    with RestClient(sim.url, timeout=PATIENT_S, budget=budget) as c:
         yield c
+
+
+class Recorder:
+    """ASGI middleware: the path and query of every request the exchange is sent, in order."""
+
+    def __init__(self, app: ASGIApp, seen: list[str]) -> None:
+        self.app, self.seen = app, seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope["query_string"].decode()
+            self.seen.append(scope["path"] + (f"?{query}" if query else ""))
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def serve_recorded(market: Market, **options: Any) -> Iterator[tuple[str, list[str]]]:
+    """Like qlir_sim's `serve`, and what the exchange was sent: (its URL, the requests)."""
+    app = create_app(market, **options)
+    seen: list[str] = []
+    app.add_middleware(Recorder, seen=seen)
+    sock = sim_app.listen()
+    server = sim_app.make_server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "the exchange did not start"
+            assert time.monotonic() < deadline, "the exchange did not start in time"
+            time.sleep(0.005)
+        yield sim_app.base_url(sock), seen
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
 
 
 @dataclass
@@ -122,7 +167,8 @@ Fetch = Callable[..., Outcome]
 
 @pytest.fixture
 def fetch(client: RestClient, sim: Sim) -> Fetch:
-    """`fetch(series=BTC_1M, day=DAY, mode=SourceMode.REST, policy=FAST)` → Outcome."""
+    """`fetch(series=BTC_1M, day=DAY, mode=SourceMode.REST, policy=FAST)` → Outcome; the
+    REST client and the archive default to the module exchange's."""
 
     def run(
         series: Series = BTC_1M,
@@ -130,8 +176,9 @@ def fetch(client: RestClient, sim: Sim) -> Fetch:
         mode: SourceMode = SourceMode.REST,
         policy: RetryPolicy = FAST,
         rest_client: RestClient | None = None,
+        archive: ArchiveClient | None = None,
     ) -> Outcome:
-        sources = Sources(mode, rest_client or client, ArchiveClient(sim.url), policy)
+        sources = Sources(mode, rest_client or client, archive or ArchiveClient(sim.url), policy)
         ledger: list[ManifestRow] = []
         try:
             part = fetch_partition(series, day, sources, now_ms=LATER_MS, log=LOG, ledger=ledger)
@@ -158,10 +205,15 @@ def fast_dagster(monkeypatch: pytest.MonkeyPatch, budget_dir: Path) -> None:
 
 
 @pytest.fixture
-def make_defs(tmp_path: Path, fast_dagster: None) -> Callable[..., dg.Definitions]:
-    """Definitions reading REST (and the archive) from `url`, storing under tmp_path/data."""
+def make_defs(
+    tmp_path: Path, fast_dagster: None, budget_dir: Path
+) -> Callable[..., dg.Definitions]:
+    """Definitions reading REST (and the archive) from `url`, storing under tmp_path/data. The
+    exchange's limit is known in the budget (as after an earlier run read it from exchangeInfo),
+    so the exchange counts only the klines requests."""
 
     def make(url: str, **env: str) -> dg.Definitions:
+        Budget.for_url(url, folder=budget_dir).learn(EXCHANGE_LIMIT)
         values = {
             "QLIR_DATA_ROOT": str(tmp_path / "data"),
             "QLIR_CONFIG": "/dev/null",

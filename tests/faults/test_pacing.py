@@ -1,15 +1,26 @@
 """The shared request-weight budget on a hand-moved clock: pacing, the exchange's count, 429
-pauses and 418 bans seen by every Budget on the same folder (as by every process)."""
+pauses and 418 bans seen by every Budget on the same folder (as by every process); and that
+folder private to its user, an unsafe one refused."""
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qlir_core.errors import IpBanned
-from qlir_core.pacing import DEFAULT_LIMIT, LEARNED_FOR_S, Budget, WeightLimit
+from qlir_core.errors import ConfigError, IpBanned
+from qlir_core.pacing import (
+    DEFAULT_LIMIT,
+    FOLDER_VAR,
+    LEARNED_FOR_S,
+    Budget,
+    WeightLimit,
+    default_folder,
+)
 
 T0 = 1_704_067_200.0  # a window boundary for every window length used here
 
@@ -134,3 +145,81 @@ def test_a_budget_is_per_host(tmp_path: Path) -> None:
     one.ban(60)
     other.acquire(2)
     assert one.path.name == "127.0.0.1_8001.json"
+
+
+# -- the folder is private to its user --------------------------------------------------------
+
+
+def test_a_new_folder_is_made_private(tmp_path: Path) -> None:
+    folder = tmp_path / "shared" / "budget"
+    budget(folder, Clock()).acquire(2)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert folder.stat().st_uid == os.getuid()
+    assert stat.S_IMODE((folder / "exchange_1.json").stat().st_mode) == 0o600
+
+
+def test_a_symlinked_folder_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "budget").symlink_to(elsewhere)  # planted, say, in a shared /tmp
+    with pytest.raises(
+        ConfigError, match=r"budget .* is unsafe: it is a symbolic link.*QLIR_BUDGET_DIR"
+    ):
+        budget(tmp_path / "budget", Clock()).acquire(2)
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o707, 0o711])
+def test_a_folder_others_may_enter_is_refused(tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "budget"
+    folder.mkdir()
+    folder.chmod(mode)
+    with pytest.raises(ConfigError, match=rf"has mode {mode:04o}, open to other users"):
+        budget(folder, Clock()).acquire(2)
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can give a folder to another user")
+def test_a_folder_of_another_user_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "budget"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, 4242, -1)
+    with pytest.raises(ConfigError, match="belongs to uid 4242, not to this user"):
+        budget(folder, Clock()).acquire(2)
+
+
+def test_a_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "budget").write_text("")
+    with pytest.raises(ConfigError, match="budget folder"):
+        budget(tmp_path / "budget", Clock()).acquire(2)
+
+
+def test_a_symlinked_state_file_is_refused_and_never_written_through(tmp_path: Path) -> None:
+    folder, target = tmp_path / "budget", tmp_path / "target"
+    folder.mkdir(mode=0o700)
+    target.write_text("precious")
+    paced = budget(folder, Clock())
+    paced.path.symlink_to(target)
+    with pytest.raises(ConfigError, match=r"budget file .* is a symbolic link; remove it"):
+        paced.acquire(2)
+    assert target.read_text() == "precious"
+    paced.path.unlink()  # removed, as the message says: it works again
+    paced.acquire(2)
+    assert not paced.path.is_symlink()
+    assert paced.status().used == 2
+
+
+def test_the_default_folder_is_chosen_by_qlir_budget_dir_then_runtime_then_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(FOLDER_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "missing"))  # not there: not used
+    assert default_folder() == tmp_path / "cache" / "qlir" / "budget"
+    (tmp_path / "run").mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert default_folder() == tmp_path / "run" / "qlir" / "budget"
+    monkeypatch.setenv(FOLDER_VAR, str(tmp_path / "chosen"))
+    assert default_folder() == tmp_path / "chosen"
+    assert Budget("exchange:1").path == tmp_path / "chosen" / "exchange_1.json"
+    assert not str(default_folder()).startswith(tempfile.gettempdir() + "/qlir-budget")

@@ -1,12 +1,12 @@
 """5xx, timeouts and refused connections are asked again (backoff with jitter) and end
-complete or failed with their reason; 4xx other than 429 are not asked again. Every attempt is
-a manifest row."""
+complete or failed with their reason; 4xx other than 429 are not asked again; in AUTO an
+archive still failing after its tries gives way to REST. Every attempt is a manifest row."""
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,13 +34,16 @@ from qlir_core.errors import (
     TemporaryError,
     UnconfirmedPage,
 )
-from qlir_core.ingest import RetryPolicy
-from qlir_core.manifest import SliceStatus, StatusReason
+from qlir_core.ingest import RetryPolicy, SourceMode
+from qlir_core.manifest import SliceStatus, Source, StatusReason
 from qlir_core.pacing import Budget, WeightLimit
 from qlir_core.series import Series
+from qlir_core.sources.archive import ArchiveClient
 from qlir_core.sources.rest import RestClient
+from qlir_core.validation import validate_partition
+from qlir_sim import Faults, serve
 from qlir_sim.formats import to_rest_rows
-from tests.faults.conftest import BTC_1M, DAY, FAST, Fetch, Sim, market
+from tests.faults.conftest import BTC_1M, DAY, FAST, LATER_MS, Fetch, Sim, market
 
 
 def test_5xx_answers_are_asked_again_until_the_partition_is_complete(
@@ -212,3 +215,47 @@ def test_the_default_policy_gives_up_within_a_minute() -> None:
 def test_the_error_tree_says_what_is_asked_again(error: type[QlirError], asked_again: bool) -> None:
     assert issubclass(error, TemporaryError) is asked_again
     assert issubclass(error, OperationalError) is not asked_again
+
+
+@pytest.fixture
+def failing_archive() -> Iterator[tuple[str, ArchiveClient]]:
+    """Another exchange, of the same market, whose every answer is a 5xx: its archive."""
+    with serve(market(), faults=Faults(error_rate=1.0)) as url:
+        yield url, ArchiveClient(url)
+
+
+def test_in_auto_mode_an_archive_failing_with_5xx_after_its_tries_falls_back_to_rest(
+    sim: Sim,
+    fetch: Fetch,
+    served: Callable[..., pd.DataFrame],
+    failing_archive: tuple[str, ArchiveClient],
+) -> None:
+    url, archive = failing_archive
+    outcome = fetch(mode=SourceMode.AUTO, archive=archive)
+    assert outcome.part is not None
+    pd.testing.assert_frame_equal(outcome.part.candles, served(BTC_1M, DAY))
+    archived = [r for r in outcome.ledger if r.source is Source.ARCHIVE]
+    assert [(r.attempt, r.status) for r in archived] == [
+        (n, SliceStatus.FAILED) for n in range(1, 6)
+    ]
+    assert [(r.source, r.reason) for r in outcome.ledger[5:]] == [
+        (Source.REST, StatusReason.NONE),
+        (Source.REST, StatusReason.NONE),
+    ]
+    failed = httpx.get(f"{url}/sim/stats", timeout=10).json()
+    assert failed["archive_requests"] == failed["faults"]["5xx"] == 5  # each answered 5xx
+    assert sim.stats()["rest_requests"] == 2
+    report = validate_partition(
+        BTC_1M, DAY, outcome.part.candles, outcome.part.manifest, now_ms=LATER_MS
+    )
+    assert report.passed(), report
+
+
+def test_in_archive_mode_an_archive_failing_with_5xx_fails_the_day(
+    sim: Sim, fetch: Fetch, failing_archive: tuple[str, ArchiveClient]
+) -> None:
+    outcome = fetch(mode=SourceMode.ARCHIVE, archive=failing_archive[1])
+    assert isinstance(outcome.error, TemporaryError)
+    assert len(outcome.ledger) == 5
+    assert {r.source for r in outcome.ledger} == {Source.ARCHIVE}
+    assert sim.stats()["rest_requests"] == 0

@@ -16,15 +16,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST = date(2024, 1, 1)
+SIM_DAYS = 30  # what the exchange serves
+
+
+def days_range(days: int) -> str:
+    """The klines range of BTCUSDT-1m over the first `days` days."""
+    return f"{FIRST}|BTCUSDT-1m...{FIRST + timedelta(days=days - 1)}|BTCUSDT-1m"
+
+
 DAYS = 8
-RANGE = f"{FIRST}|BTCUSDT-1m...{FIRST + timedelta(days=DAYS - 1)}|BTCUSDT-1m"
+RANGE = days_range(DAYS)
 
 
 @pytest.fixture(scope="module")
 def slow_exchange() -> Iterator[str]:
     """`qlir-sim` in its own process, answering after 60 ms: a range takes seconds."""
     command = [sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", "BTCUSDT"]
-    command += ["--start", FIRST.isoformat(), "--days", str(DAYS), "--latency-ms", "60"]
+    command += ["--start", FIRST.isoformat(), "--days", str(SIM_DAYS), "--latency-ms", "60"]
     sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert sim.stdout is not None
     yield sim.stdout.readline().strip()
@@ -47,8 +55,7 @@ def environment(tmp_path: Path, name: str, url: str) -> dict[str, str]:
     return os.environ | {
         "DAGSTER_HOME": str(home),
         "TMPDIR": str(scratch),
-        "XDG_RUNTIME_DIR": str(scratch),
-        "XDG_CACHE_HOME": str(scratch),
+        "QLIR_BUDGET_DIR": str(scratch / "budget"),
         "QLIR_CONFIG": "/dev/null",
         "QLIR_SERIES": "BTCUSDT-1m",
         "QLIR_START_DATE": FIRST.isoformat(),

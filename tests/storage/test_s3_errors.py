@@ -1,11 +1,14 @@
 """A root that cannot work fails within seconds with a message naming it, writes nothing, and
-no secret ever shows up in a message, a repr or a log line."""
+no secret ever shows up in a message, a repr or a log line; a root with credentials typed into
+it is refused before anything else."""
 
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import (
@@ -21,8 +24,9 @@ from s3fs.errors import translate_boto_error
 from qlir_core import s3
 from qlir_core.errors import ConfigError, NetworkError, QlirError
 from qlir_core.series import Series
-from qlir_core.storage import Store
-from tests.storage.conftest import SECRET_ACCESS_KEY
+from qlir_core.storage import PartitionData, Store
+from qlir_dagster import config
+from tests.storage.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 FEW_SECONDS = 8.0
 SERIES = Series.parse("BTCUSDT-1h")
@@ -40,7 +44,7 @@ def fails_fast(kind: type[QlirError], *fragments: str) -> Iterator[None]:
         assert fragment in str(caught.value)
 
 
-def every_operation(store: Store, part) -> list[Callable[[], object]]:
+def every_operation(store: Store, part: PartitionData) -> list[Callable[[], object]]:
     return [
         store.check,
         lambda: store.publish(part),
@@ -51,7 +55,9 @@ def every_operation(store: Store, part) -> list[Callable[[], object]]:
     ]
 
 
-def test_a_missing_bucket_is_named_and_never_created(aws_env, s3_client, mirror_parts):
+def test_a_missing_bucket_is_named_and_never_created(
+    aws_env: str, s3_client: Any, mirror_parts: list[PartitionData]
+) -> None:
     store = Store("s3://qlir-no-such-bucket/prefix")
     for operation in every_operation(store, mirror_parts[0]):
         with fails_fast(ConfigError, "'qlir-no-such-bucket' does not exist", aws_env):
@@ -61,7 +67,12 @@ def test_a_missing_bucket_is_named_and_never_created(aws_env, s3_client, mirror_
     assert "qlir-no-such-bucket" not in names
 
 
-def test_missing_credentials_say_so(bucket, keys, monkeypatch, mirror_parts):
+def test_missing_credentials_say_so(
+    bucket: str,
+    keys: Callable[[str], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    mirror_parts: list[PartitionData],
+) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     store = Store(f"s3://{bucket}/prefix")
@@ -74,8 +85,11 @@ def test_missing_credentials_say_so(bucket, keys, monkeypatch, mirror_parts):
 
 
 def test_an_unreachable_endpoint_fails_within_seconds(
-    aws_env, monkeypatch, closed_port, mirror_parts
-):
+    aws_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+    mirror_parts: list[PartitionData],
+) -> None:
     endpoint = f"http://127.0.0.1:{closed_port}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
     store = Store("s3://qlir-anything/prefix")
@@ -101,7 +115,9 @@ def test_an_unreachable_endpoint_fails_within_seconds(
         (ReadTimeoutError(endpoint_url="http://h"), NetworkError, "cannot reach"),
     ],
 )
-def test_every_mapped_botocore_error_becomes_a_qlir_error(error, kind, fragment):
+def test_every_mapped_botocore_error_becomes_a_qlir_error(
+    error: Exception, kind: type[QlirError], fragment: str
+) -> None:
     """As s3fs raises them: ClientErrors turned into OSErrors with the original as the cause."""
     raised = translate_boto_error(error)
     translated = s3.translate(raised, "s3://b/p", fs=None)
@@ -110,15 +126,21 @@ def test_every_mapped_botocore_error_becomes_a_qlir_error(error, kind, fragment)
     assert str(translated).startswith("s3://b/p: ")
 
 
-def test_other_errors_pass_through_untranslated():
+def test_other_errors_pass_through_untranslated() -> None:
     raised = translate_boto_error(ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject"))
     assert s3.translate(raised, "s3://b/p", fs=None) is None
     assert s3.translate(ValueError("x"), "s3://b/p", fs=None) is None
 
 
 def test_no_secret_in_messages_reprs_or_logs(
-    bucket, aws_env, monkeypatch, closed_port, caplog, capsys, mirror_parts
-):
+    bucket: str,
+    aws_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    mirror_parts: list[PartitionData],
+) -> None:
     caplog.set_level(logging.DEBUG)  # botocore and s3fs log requests at DEBUG
     seen: list[str] = []
     store = Store(f"s3://{bucket}/prefix")
@@ -149,3 +171,47 @@ def test_no_secret_in_messages_reprs_or_logs(
     assert len(caplog.records) > 50  # the debug logs really were captured
     leaks = [text for text in seen if SECRET_ACCESS_KEY in text]
     assert leaks == []
+
+
+# A secret may hold "/" and "+" (AWS's do): the whole of it must stay out of every message.
+TYPED_IN = [
+    f"s3://{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}@qlir-bucket/prefix",
+    f"s3://{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}/x+y@qlir-bucket/prefix",
+    f"s3a://{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}@qlir-bucket",
+    f"s3://{SECRET_ACCESS_KEY}@qlir-bucket/prefix",
+    f"https://user:{SECRET_ACCESS_KEY}@storage.example/qlir",
+]
+
+
+@pytest.mark.parametrize("root", TYPED_IN)
+def test_a_root_with_credentials_in_it_is_refused_at_settings_load_without_the_secret(
+    root: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    toml = tmp_path / "qlir.toml"
+    toml.write_text(f'data_root = "{root}"\n')
+    seen: list[str] = []
+    for env in ({"QLIR_CONFIG": "/dev/null", "QLIR_DATA_ROOT": root}, {"QLIR_CONFIG": str(toml)}):
+        with pytest.raises(ConfigError) as caught:
+            config.load(env)
+        message = str(caught.value)
+        assert message.startswith("QLIR_DATA_ROOT (data_root): ")
+        assert "credentials in it" in message
+        assert "AWS chain" in message
+        assert caught.value.__cause__ is None
+        seen += [message, repr(caught.value), str(caught.value.__context__)]
+    with pytest.raises(ConfigError, match="credentials in it") as refused:
+        Store(root)  # the storage layer refuses it too, whoever builds it
+    seen += [str(refused.value), repr(refused.value)]
+    captured = capsys.readouterr()
+    seen += [captured.out, captured.err, caplog.text]
+    assert [text for text in seen if SECRET_ACCESS_KEY in text] == []
+
+
+@pytest.mark.parametrize(
+    "root", ["s3://qlir-bucket/prefix", "s3://qlir-bucket/a@b:c", "./data", "/srv/qlir@2/data"]
+)
+def test_a_root_without_credentials_passes(root: str) -> None:
+    settings = config.load({"QLIR_CONFIG": "/dev/null", "QLIR_DATA_ROOT": root})
+    assert settings.data_root == root
+    assert repr(Store(root)).startswith("Store(")

@@ -3,6 +3,7 @@ Debian chromium driven by playwright to look at it as a user would."""
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -42,9 +43,16 @@ FIRST_DAY = date(2023, 12, 31)
 DAYS = [(FIRST_DAY + timedelta(days=i)).isoformat() for i in range(3)]  # ..2024-01-02
 HALT = "2024-01-02T12:40/2024-01-02T14:00"  # 80 one-minute candles the exchange never had
 HALT_KEY = "2024-01-02|BTCUSDT-1m"
+# The exchange serves the first day's 12:00 candle half a minute late: an ERROR (candle_spacing), so
+# that day is not stored.
+ERROR_KEY = f"{DAYS[0]}|BTCUSDT-1m"
+CORRUPT = f"misalign:BTCUSDT-1m:{DAYS[0]}"  # stored by the fetch, refused by candle_spacing
 STUDY_SERIES = "BTCUSDT-1m"
-# The studies read every stored day of the series: three days less the halt.
-STUDY_CANDLES = len(DAYS) * 1440 - 80
+# The studies read every stored day of the series: the two days after the ERROR day, less the halt.
+STUDY_CANDLES = (len(DAYS) - 1) * 1440 - 80
+# Today's ETHUSDT-1m partition is materialized too, partial until the day closes.
+TODAY = datetime.now(UTC).date()
+PARTIAL_KEY = f"{TODAY}|ETHUSDT-1m"
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,16 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="module")
 def exchange(chromium) -> Iterator[str]:
-    """qlir-sim serving BTCUSDT and ETHUSDT 1m for three days, with a halt on the last one."""
+    """qlir-sim serving BTCUSDT and ETHUSDT 1m from FIRST_DAY up to now, with a corrupt first
+    day and a halt on the third one for BTCUSDT."""
     market = Synthetic(
-        ["BTCUSDT", "ETHUSDT"], ["1m"], FIRST_DAY, days=len(DAYS), seed=11, halts=[HALT]
+        ["BTCUSDT", "ETHUSDT"],
+        ["1m"],
+        FIRST_DAY,
+        days=None,
+        seed=11,
+        halts=[HALT],
+        corrupt_days=[CORRUPT],
     )
     with serve(market) as url:
         yield url
@@ -81,8 +96,9 @@ def qlir_env(exchange, tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ui")
     home = root / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    # Create the SQLite storage now, before two processes use it at once.
+    # The instance as shipped (run launcher, pools, run monitoring), as the scripts set it up.
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    # Create the SQLite storage once, now, before two processes use it at once.
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.get_runs(limit=1)
     return {
@@ -91,7 +107,7 @@ def qlir_env(exchange, tmp_path_factory) -> dict[str, str]:
         "QLIR_DATA_ROOT": str(root / "data"),
         "QLIR_SERIES": "BTCUSDT-1m,ETHUSDT-1m",
         "QLIR_START_DATE": FIRST_DAY.isoformat(),
-        "QLIR_SOURCE": "archive",
+        "QLIR_SOURCE": "auto",  # the archive for closed days, REST for today
         "QLIR_BINANCE_REST_URL": exchange,
         "QLIR_BINANCE_ARCHIVE_URL": exchange,
     }
@@ -127,8 +143,9 @@ def webserver(qlir_env, tmp_path_factory) -> Iterator[Webserver]:
 def materialized(qlir_env) -> None:
     """What a user has after a few days, in the SQLite storage under DAGSTER_HOME.
 
-    ETHUSDT-1m is backfilled as one ranged run; BTCUSDT-1m runs day by day, as the daily schedule
-    runs it, so its halt day is the newest check evaluation. Then both studies run for BTCUSDT-1m.
+    ETHUSDT-1m is backfilled as one ranged run, then today's partial day. BTCUSDT-1m runs day by
+    day, as the daily schedule runs it: its first day fails with an ERROR, the next two pass (the
+    halt day, a WARN, is the newest check evaluation). Then both studies run for BTCUSDT-1m.
     """
     defs = build_defs(config.load(qlir_env))
     klines_job = defs.resolve_job_def("klines_job")
@@ -141,11 +158,14 @@ def materialized(qlir_env) -> None:
             },
         )
         assert backfill.success
+        today = klines_job.execute_in_process(instance=instance, partition_key=PARTIAL_KEY)
+        assert today.success
         for day in DAYS:
+            key = f"{day}|BTCUSDT-1m"
             daily = klines_job.execute_in_process(
-                instance=instance, partition_key=f"{day}|BTCUSDT-1m"
+                instance=instance, partition_key=key, raise_on_error=False
             )
-            assert daily.success
+            assert daily.success is (key != ERROR_KEY)
         studies = defs.resolve_job_def("studies_job").execute_in_process(
             instance=instance, partition_key=STUDY_SERIES
         )

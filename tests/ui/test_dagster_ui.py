@@ -10,7 +10,15 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.ui.conftest import HALT_KEY, STUDY_CANDLES, STUDY_SERIES, TIMEOUT_MS
+from tests.ui.conftest import (
+    DAYS,
+    ERROR_KEY,
+    HALT_KEY,
+    PARTIAL_KEY,
+    STUDY_CANDLES,
+    STUDY_SERIES,
+    TIMEOUT_MS,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +85,11 @@ def test_the_catalog_and_the_lineage_graph_list_every_asset(page: Page, tmp_path
     page.goto("/assets/klines?view=lineage")
     for name in ASSETS:
         expect(visible_text(page, name)).to_be_visible()
-    # The klines node sums up its checks: completeness is the one not passed.
-    expect(visible_text(page, "4 / 5 Passed")).to_be_visible()
+    # The klines node sums up its partitioned checks: one passes only when every partition has
+    # passed, and most partitions (every day since the first) have not been checked yet.
+    # Passed on every checked day: 3 of the 5 (completeness warns on the halt day, candle_spacing
+    # failed on the ERROR day).
+    expect(visible_text(page, "3 / 5 Passed")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0)
     page.screenshot(path=tmp_path / "lineage.png")
 
@@ -106,7 +117,8 @@ def test_the_band_touch_study_partition_shows_its_charts_and_label_shares(page: 
     keys = [k.strip() for k in page.get_by_role("cell").all_inner_texts()]
     shares = [float(metadata_value(page, k)) for k in keys if k.startswith("share_")]
     assert len(shares) >= 2
-    assert sum(shares) == pytest.approx(1.0, abs=1e-6)
+    # Ten shares, each rounded to 6 decimals on the materialization.
+    assert sum(shares) == pytest.approx(1.0, abs=1e-5)
     page.screenshot(path=tmp_path / "band_touch_study.png", full_page=True)
 
     for key, alt in (("chart_label_shares", "label_shares"), ("chart_per_day", "per_day")):
@@ -125,7 +137,9 @@ def test_the_klines_checks_show_the_halt_day_as_a_warning(page: Page, tmp_path):
     completeness = check_row(page, "completeness")
     expect(completeness).to_contain_text("Failed")
     expect(completeness.locator("[role=img][aria-label=warning_outline]")).to_have_count(1)
-    for name in set(CHECKS) - {"completeness"}:
+    # candle_spacing failed on the ERROR day, and stays failed on that day.
+    expect(check_row(page, "candle_spacing")).to_contain_text("Failed")
+    for name in set(CHECKS) - {"completeness", "candle_spacing"}:
         expect(check_row(page, name)).to_contain_text("Succeeded")
         expect(check_row(page, name).locator("[aria-label=check_circle]")).to_have_count(1)
 
@@ -134,7 +148,7 @@ def test_the_klines_checks_show_the_halt_day_as_a_warning(page: Page, tmp_path):
     expect(page).to_have_url(re.compile(r"checkDetail=completeness"))
     expect(page.get_by_text("Latest execution", exact=True)).to_be_visible()
     expect(page.get_by_text(HALT_KEY, exact=True)).to_be_visible()
-    expect(page.get_by_text("exchange_gap: 80", exact=True)).to_be_visible()
+    expect(page.get_by_text("EXCHANGE_GAP: 80", exact=True)).to_be_visible()
     result = page.locator(".BaseTag", has_text="Failed")
     expect(result.locator("[aria-label=warning_outline]")).to_have_count(1)
     gap = (
@@ -148,7 +162,7 @@ def test_the_klines_checks_show_the_halt_day_as_a_warning(page: Page, tmp_path):
     page.screenshot(path=tmp_path / "klines_checks_completeness.png", full_page=True)
 
     page.get_by_text("Execution history", exact=True).click()
-    warned = page.get_by_role("row").filter(has_text="exchange_gap: 80")
+    warned = page.get_by_role("row").filter(has_text="EXCHANGE_GAP: 80")
     expect(warned.first).to_be_visible()
     expect(warned.first.locator("[aria-label=warning_outline]")).to_have_count(1)
     page.screenshot(path=tmp_path / "klines_checks_history.png", full_page=True)
@@ -173,3 +187,62 @@ def test_the_klines_checks_show_the_halt_day_as_a_warning(page: Page, tmp_path):
     assert latest_by_check["completeness"]["partition"] == HALT_KEY
     assert latest_by_check["completeness"]["evaluation"]["severity"] == "WARN"
     assert all(latest_by_check[n]["status"] == "SUCCEEDED" for n in set(CHECKS) - {"completeness"})
+
+
+def test_a_failed_day_keeps_its_failed_check_and_table_after_a_later_day_passes(
+    page: Page, tmp_path
+):
+    page.goto("/assets/klines?view=checks&checkDetail=candle_spacing")
+    expect(page.get_by_text("Checks (5)", exact=True)).to_be_visible()
+    # The check's own Partitions tab (a button), not the asset's (a link).
+    page.locator("button[role=tab]", has_text="Partitions").click()
+    day, series = ERROR_KEY.split("|")
+    visible_text(page, day).click()
+    visible_text(page, series).click()
+    expect(visible_text(page, ERROR_KEY)).to_be_visible()
+    status = page.locator(".BaseTag", has_text="Failed").first
+    expect(status).to_be_visible()
+    # Its failure table: the 12:00 candle the exchange served half a minute late.
+    expect(page.get_by_text(re.compile(rf"{day}.12:00")).first).to_be_visible()
+    page.screenshot(path=tmp_path / "klines_check_failed_day.png", full_page=True)
+
+    # A later day of the same series passed that check.
+    later = f"{DAYS[1]}|BTCUSDT-1m"
+    visible_text(page, DAYS[1]).click()
+    visible_text(page, series).click()
+    expect(visible_text(page, later)).to_be_visible()
+    expect(visible_text(page, "Passed")).to_be_visible()
+    expect(page.locator("[aria-label=check_circle]").first).to_be_visible()
+    page.screenshot(path=tmp_path / "klines_check_passed_day.png", full_page=True)
+
+
+def test_todays_partition_reads_as_partial(page: Page, tmp_path):
+    page.goto(f"/assets/klines?view=partitions&partition={PARTIAL_KEY}")
+    expect(visible_text(page, "Materialized")).to_be_visible()
+    assert metadata_value(page, "partial") == "true"
+    page.screenshot(path=tmp_path / "klines_partial_day.png", full_page=True)
+
+
+def test_the_klines_page_shows_its_column_schema(page: Page, tmp_path):
+    page.goto("/assets/klines?view=overview")
+    expect(page.get_by_text("Columns", exact=True).first).to_be_visible()
+    for column in ("open_time", "close_time", "quote_volume"):
+        expect(visible_text(page, column)).to_be_visible()
+    page.screenshot(path=tmp_path / "klines_columns.png", full_page=True)
+
+
+def test_a_studys_chart_is_the_first_thing_on_its_partition(page: Page, tmp_path):
+    page.goto(f"/assets/sma_study?view=partitions&partition={STUDY_SERIES}")
+    expect(visible_text(page, "Materialized")).to_be_visible()
+    first_key = page.get_by_role("row").filter(has=page.get_by_role("cell")).first
+    expect(first_key.get_by_role("cell").first).to_have_text("chart_survival")
+    img = open_chart(page, "chart_survival")
+    assert img.evaluate("i => i.naturalWidth") > 100
+    page.screenshot(path=tmp_path / "sma_study_first_chart.png")
+    close_dialog(page, "chart_survival")
+
+    # Its tables' columns are in the catalog.
+    page.goto("/assets/sma_study?view=overview")
+    for column in ("window", "direction"):
+        expect(visible_text(page, column)).to_be_visible()
+    page.screenshot(path=tmp_path / "sma_study_columns.png", full_page=True)

@@ -1,31 +1,34 @@
 """The `klines` asset: one partition per series × day, fetched, validated and stored by the
 asset itself, so ranged (single-run) backfills write each partition's own files.
 
+Each partition's outcome becomes Dagster events as it happens: a stored (or kept) partition is
+materialized at once, with metadata describing what storage holds, and every processed partition
+gets its check evaluations. A run killed half-way leaves every partition stored before the kill
+materialized; a refused one is recorded on its partition and fails the run at the end. The spec
+is skippable and the body yields no MaterializeResult, so Dagster never materializes the whole
+range from the step's output.
+
 Run with its checks only (the `klines_checks` job), it fetches nothing and re-validates what is
 stored instead.
 """
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from qlir_core.errors import IpBanned, QlirError
-from qlir_core.ingest import fetch_partition
-from qlir_core.manifest import SliceStatus
-from qlir_core.publish import decide
+from qlir_core.pipeline import KeptPrevious, Outcome, Refused, Stored, ingest_partition
 from qlir_core.series import Series
-from qlir_core.storage import PartitionData, Store
-from qlir_core.validation import PartitionReport, validate_partition, validate_store
+from qlir_core.storage import Store
+from qlir_core.validation import PartitionReport, validate_store
 from qlir_dagster.defs.binance import checks
 from qlir_dagster.defs.binance.partitions import partition_key, split_key
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 
 BINANCE_POOL = "binance_api"
-# What the asset body yields: why a partition was not stored, the run's check results, and the
-# materialization itself.
-Event = dg.AssetObservation | dg.AssetCheckResult | dg.MaterializeResult[None]
+# What the body yields. Yielded, not `context.log_event`ed: Dagster writes a yielded event at
+# once, while logged ones wait for the next yield (and are lost if the process is killed first).
+Event = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation
 
 
 def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
@@ -38,9 +41,12 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
                 "(today's is partial until the day closes).",
                 group_name="binance",
                 kinds={"parquet"},
+                metadata={"dagster/column_schema": checks.column_schema()},
+                # Materializations are logged per partition as each is stored (see above).
+                skippable=True,
             )
         ],
-        check_specs=checks.specs(),
+        check_specs=checks.specs(partitions_def),
         can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -58,56 +64,66 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
         if checks.KLINES not in context.selected_asset_keys:
             yield from _checks_only(context, store)
             return
-        reports: list[tuple[str, PartitionReport]] = []
+        keys = sorted(context.partition_keys)
         refused: dict[str, str] = {}
+        stored = 0
         with binance.sources() as sources:
-            for key in sorted(context.partition_keys):
+            for key in keys:
                 series, day = split_key(key)
-                started = time.perf_counter()
-                now_ms = _now_ms()
-                try:
-                    part = fetch_partition(series, day, sources, now_ms=now_ms, log=context.log)
-                except QlirError as e:
-                    refused[key] = str(e)
-                    yield _not_stored(context, key, refused[key])
-                    if isinstance(e, IpBanned):
+                outcome = ingest_partition(
+                    series, day, sources, store, now_ms=_now_ms(), log=context.log
+                )
+                yield from _events(context, key, outcome)
+                if isinstance(outcome, Refused):
+                    refused[key] = outcome.reason
+                    if outcome.banned:
                         break  # every later request would be refused the same way
-                    continue
-                report = validate_partition(series, day, part.candles, part.manifest, now_ms=now_ms)
-                checks.log_findings(context.log, report)
-                reports.append((key, report))
-                for evaluation in checks.evaluations(key, report):
-                    context.log_event(evaluation)
-                if not report.passed():
-                    rules = ", ".join(f.rule.value for f in report.errors)
-                    refused[key] = f"failed validation ({rules}); what was stored before is kept"
-                    yield _not_stored(context, key, refused[key])
-                    continue
-                decision = decide(part, store.read_candles(series, day))
-                if decision.publish:
-                    store.publish(part)
                 else:
-                    context.log.warning(f"{key}: {decision}")
-                metadata = _metadata(part, report, time.perf_counter() - started)
-                metadata["publish"] = dg.MetadataValue.text(str(decision))
-                context.add_asset_metadata(metadata, partition_key=key)
+                    stored += 1
         # One line per run, not per partition: every log line is an event-log write (~15 ms).
-        total = len(context.partition_keys)
-        context.log.info(f"stored {total - len(refused)} of {total} partitions")
+        context.log.info(f"stored {stored} of {len(keys)} partitions")
         if refused:
+            not_run = len(keys) - stored - len(refused)
             listed = "\n".join(f"  {k}: {v}" for k, v in refused.items())
+            skipped = f" ({not_run} not attempted after the ban)" if not_run else ""
             raise dg.Failure(
-                description=f"{len(refused)} of {len(context.partition_keys)} partitions "
-                f"were not stored:\n{listed}",
+                description=f"{len(refused)} of {len(keys)} partitions were not "
+                f"stored{skipped}:\n{listed}",
                 allow_retries=False,
             )
-        yield dg.MaterializeResult(asset_key=checks.KLINES, check_results=checks.results(reports))
 
     return klines
 
 
+def _events(context: dg.AssetExecutionContext, key: str, outcome: Outcome) -> Iterator[Event]:
+    """The outcome's events: the materialization (or why there is none), then the check
+    evaluations of what was validated."""
+    if isinstance(outcome, Refused):
+        context.log.error(f"{key}: not stored: {outcome.reason}")
+        yield dg.AssetObservation(
+            asset_key=checks.KLINES, partition=key, metadata={"not_stored": outcome.reason}
+        )
+    else:
+        yield dg.AssetMaterialization(
+            asset_key=checks.KLINES,
+            partition=key,
+            description=_describe(outcome),
+            metadata=_metadata(outcome),
+        )
+    if outcome.report is not None:
+        yield from _evaluations(context, key, outcome.report)
+
+
+def _evaluations(
+    context: dg.AssetExecutionContext, key: str, report: PartitionReport
+) -> Iterator[dg.AssetCheckEvaluation]:
+    checks.log_findings(context.log, report)
+    target = checks.latest_materialization(context.instance, key)
+    yield from checks.evaluations(key, report, target)
+
+
 def _checks_only(context: dg.AssetExecutionContext, store: Store) -> Iterator[Event]:
-    """Re-validate stored partitions: the run's partitions, or every stored one."""
+    """Re-validate stored partitions (the run's, or every stored one); fail on any ERROR."""
     if context.has_partition_key or context.has_partition_key_range:
         by_series: dict[Series, list[date]] = {}
         for key in context.partition_keys:
@@ -120,34 +136,39 @@ def _checks_only(context: dg.AssetExecutionContext, store: Store) -> Iterator[Ev
         ]
     else:
         reports = validate_store(store, now_ms=_now_ms())
-    keyed = [(partition_key(r.series, r.day), r) for r in reports]
-    context.log.info(f"re-validated {len(keyed)} stored partitions")
-    for key, report in keyed:
-        checks.log_findings(context.log, report)
-        for evaluation in checks.evaluations(key, report):
-            context.log_event(evaluation)
-    yield from checks.results(keyed)
+    context.log.info(f"re-validated {len(reports)} stored partitions")
+    failed = []
+    for report in reports:
+        key = partition_key(report.series, report.day)
+        yield from _evaluations(context, key, report)
+        if not report.passed():
+            failed.append(key)
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(reports)} stored partitions have ERROR "
+            "findings: " + ", ".join(failed[:20]),
+            allow_retries=False,
+        )
 
 
-def _not_stored(context: dg.AssetExecutionContext, key: str, reason: str) -> dg.AssetObservation:
-    """Record on the partition why it was not stored (this also flushes its check results)."""
-    context.log.error(f"{key}: not stored: {reason}")
-    return dg.AssetObservation(
-        asset_key=checks.KLINES, partition=key, metadata={"not_stored": reason}
-    )
+def _describe(outcome: Stored | KeptPrevious) -> str:
+    s = outcome.report.summary
+    if outcome.partial:
+        return f"partial day: {s.rows} of {s.expected_rows} candles closed when fetched"
+    verb = "stored" if isinstance(outcome, Stored) else "kept the stored day"
+    return f"{verb}: {s.rows} candles"
 
 
-def _metadata(
-    part: PartitionData, report: PartitionReport, seconds: float
-) -> dict[str, dg.MetadataValue]:
-    partial = any(r.status is SliceStatus.PARTIAL for r in part.manifest)
-    return checks.partition_metadata(report) | {
-        "requests": dg.MetadataValue.int(len(part.manifest)),
-        "source": dg.MetadataValue.text(
-            part.manifest[-1].source.value if part.manifest else "none"
-        ),
-        "partial": dg.MetadataValue.bool(partial),
-        "seconds": dg.MetadataValue.float(round(seconds, 3)),
+def _metadata(outcome: Stored | KeptPrevious) -> dict[str, dg.MetadataValue]:
+    """What storage holds for the partition after this run, and how the run got there."""
+    source = outcome.source
+    return checks.partition_metadata(outcome.report) | {
+        "partial": dg.MetadataValue.bool(outcome.partial),
+        "published": dg.MetadataValue.bool(outcome.decision.publish),
+        "publish": dg.MetadataValue.text(str(outcome.decision)),
+        "source": dg.MetadataValue.text("none" if source is None else source.value),
+        "requests": dg.MetadataValue.int(outcome.fetched.requests),
+        "seconds": dg.MetadataValue.float(outcome.fetched.seconds),
     }
 
 

@@ -2,8 +2,15 @@
 
 Each check groups some of the validation rules. A failed check is ERROR when any of its ERROR
 rules found something (corruption), WARN when only WARN rules did (the exchange's own gaps and
-truncated bars). Every run records one summary per check, whose metadata names the partitions
-with findings, and one evaluation per partition where the check found something.
+truncated bars). Every run records, for every partition it processed, one evaluation per check,
+passes included, named by the partition (`evaluations`).
+
+The check specs carry the asset's partitions definition (partitioned checks, Preview in Dagster
+1.13). Without it a check has one status for the whole asset, the latest evaluation's: an ERROR
+on one day would read "Succeeded" as soon as a run on another day passed. With it, Dagster keeps
+each partition's latest result (`get_asset_check_state`), so an ERROR stays on its day until that
+day is checked again. The evaluations are logged as they happen rather than yielded as check
+outputs, so Dagster's own blocking does not apply: the asset fails the run itself on any ERROR.
 """
 
 from collections.abc import Iterable, Sequence
@@ -11,6 +18,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData as Target,
+)
 
 from qlir_core.validation import PartitionReport, Rule, Severity, candle_columns
 
@@ -20,9 +30,10 @@ TABLE_ROWS = 20  # failure cases and gap runs shown per result
 CHECKS: dict[str, tuple[str, tuple[Rule, ...]]] = {
     "slice_parse": (
         "Every manifest row's slice key and URL parse, agree with each other and the partition, "
-        "start on an interval boundary, and the slice id is the hash of the key.",
+        "start on an interval boundary, and the slice id is the hash of the key; the candles, "
+        "manifest and raw payloads stored are one published version and agree.",
         (Rule.MANIFEST_COLUMNS, Rule.SLICE_KEY, Rule.SLICE_URL, Rule.SLICE_AGREES,
-         Rule.SLICE_ALIGNED, Rule.SLICE_ID),
+         Rule.SLICE_ALIGNED, Rule.SLICE_ID, Rule.PARTS_AGREE),
     ),
     "slice_spacing": (
         "The day's slices start at 00:00 UTC, are spaced interval × limit and cover the day.",
@@ -47,18 +58,23 @@ CHECKS: dict[str, tuple[str, tuple[Rule, ...]]] = {
 }  # fmt: skip
 
 
-def specs() -> list[dg.AssetCheckSpec]:
-    # Blocking: an ERROR fails the run, so CI and downstream steps see it.
+def specs(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    # Blocking: an ERROR fails the run, so CI and downstream steps see it (enforced by the asset,
+    # which raises after logging every evaluation; see the module docstring).
     return [
-        dg.AssetCheckSpec(name, asset=KLINES, description=text, blocking=True)
+        dg.AssetCheckSpec(
+            name, asset=KLINES, description=text, blocking=True, partitions_def=partitions_def
+        )
         for name, (text, _) in CHECKS.items()
     ]
 
 
-def evaluations(key: str, report: PartitionReport) -> list[dg.AssetCheckEvaluation]:
-    """One evaluation, named by the partition, per check that found something in it. Passing
-    checks are covered by the run's summary; recording only findings keeps a check's latest
-    status in the UI the worst of a ranged run."""
+def evaluations(
+    key: str, report: PartitionReport, target: Target | None = None
+) -> list[dg.AssetCheckEvaluation]:
+    """One evaluation per check, passes included, named by the partition: any partition shows
+    every check's result and failure table. `target` is the partition's latest materialization:
+    Dagster shows a partition's check status only while it targets that one."""
     return [
         dg.AssetCheckEvaluation(
             asset_key=KLINES,
@@ -68,35 +84,22 @@ def evaluations(key: str, report: PartitionReport) -> list[dg.AssetCheckEvaluati
             severity=outcome.severity,
             description=outcome.description,
             metadata=outcome.metadata,
+            target_materialization_data=target,
         )
         for name, (_, rules) in CHECKS.items()
-        if any(_found(report, rule) for rule in rules)
         for outcome in [_outcome([report], rules)]
     ]
 
 
-def results(keyed: Sequence[tuple[str, PartitionReport]]) -> list[dg.AssetCheckResult]:
-    """One result per check for a whole run, naming the partitions with findings."""
-    out = []
-    for name, (_, rules) in CHECKS.items():
-        outcome = _outcome([r for _, r in keyed], rules)
-        flagged = [k for k, r in keyed if any(_found(r, rule) for rule in rules)]
-        metadata: dict[str, dg.MetadataValue] = {
-            **outcome.metadata,
-            "partitions_checked": dg.MetadataValue.int(len(keyed)),
-            "partitions_with_findings": dg.MetadataValue.json(flagged[:100]),
-        }
-        out.append(
-            dg.AssetCheckResult(
-                asset_key=KLINES,
-                check_name=name,
-                passed=outcome.passed,
-                severity=outcome.severity,
-                description=outcome.description,
-                metadata=metadata,
-            )
-        )
-    return out
+def latest_materialization(instance: dg.DagsterInstance, key: str) -> Target | None:
+    """The partition's latest materialization, as a check evaluation points at it."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=KLINES, asset_partitions=[key]), limit=1
+    ).records
+    if not records:
+        return None
+    record = records[0]
+    return Target(storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
 
 
 def log_findings(log: dg.DagsterLogManager, report: PartitionReport) -> None:
@@ -121,11 +124,6 @@ def partition_metadata(report: PartitionReport) -> dict[str, dg.MetadataValue]:
         "violations_error": dg.MetadataValue.int(s.errors),
         "violations_warn": dg.MetadataValue.int(s.warnings),
     }
-
-
-def _found(report: PartitionReport, rule: Rule) -> bool:
-    finding = report.finding(rule)
-    return finding is not None and finding.count > 0 and finding.severity is not Severity.INFO
 
 
 @dataclass(frozen=True)

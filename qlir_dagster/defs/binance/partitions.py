@@ -6,6 +6,7 @@ Dagster orders dimensions by name and joins them with `|`, so a key reads
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import dagster as dg
@@ -15,6 +16,8 @@ from qlir_dagster.config import Settings
 
 SERIES = "series"
 DAY = "day"
+KEY_FORMAT = "YYYY-MM-DD|SYMBOL-interval"
+_KEY = re.compile(r"(\d{4}-\d{2}-\d{2})\|(.+)")
 
 
 def series_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
@@ -41,3 +44,37 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[Series, date]:
 
 def partition_key(series: Series, day: date) -> str:
     return str(dg.MultiPartitionKey({DAY: day.isoformat(), SERIES: series.key}))
+
+
+def key_problem(key: str, settings: Settings, today: date) -> str | None:
+    """Why `key` is not a klines partition, with the valid form and range; None if it is one.
+
+    `2030-01-01|BTCUSDT-1m` → "partition key '2030-01-01|BTCUSDT-1m' is invalid: the day is after
+    today; expected YYYY-MM-DD|SYMBOL-interval, a day from 2024-01-01 to 2026-12-01 (today, UTC)
+    and one of the series BTCUSDT-1m, ETHUSDT-1m"
+    """
+    reason = _reason(key.strip(), settings, today)
+    if reason is None:
+        return None
+    return (
+        f"partition key {key!r} is invalid: {reason}; expected {KEY_FORMAT}, a day from "
+        f"{settings.start_date} to {today} (today, UTC) and one of the series "
+        + ", ".join(s.key for s in settings.series)
+    )
+
+
+def _reason(key: str, settings: Settings, today: date) -> str | None:
+    match = _KEY.fullmatch(key)
+    if match is None:
+        return "not a day and a series"
+    try:
+        day = date.fromisoformat(match[1])
+    except ValueError:
+        return f"{match[1]} is not a date"
+    if day < settings.start_date:
+        return "the day is before the first day (QLIR_START_DATE)"
+    if day > today:
+        return "the day is after today"
+    if match[2] not in {s.key for s in settings.series}:
+        return "the series is not configured (QLIR_SERIES)"
+    return None

@@ -1,7 +1,6 @@
 """One asset per registered study, partitioned by series: it reads the series' whole stored
 history as one dataset scan and hands its tables to the study IO manager."""
 
-import base64
 import time
 
 import dagster as dg
@@ -10,6 +9,7 @@ from qlir_core.series import Series
 from qlir_core.studies import Study, StudyResult, registered
 from qlir_dagster.defs.binance.resources import StorageResource
 from qlir_dagster.defs.studies.jobs import STUDIES
+from qlir_dagster.defs.studies.metadata import study_metadata
 from qlir_dagster.defs.studies.params import study_config
 
 STUDY_IO_MANAGER = "study_io_manager"
@@ -24,17 +24,17 @@ def build_study_assets(
 def _study_asset(
     study: Study, series_partitions: dg.StaticPartitionsDefinition, klines: dg.AssetsDefinition
 ) -> dg.AssetsDefinition:
-    every_day_of_the_series = dg.MultiToSingleDimensionPartitionMapping(
-        partition_dimension_name="series"
-    )
     # The study's parameters (e.g. `windows: [14, 50]`); unset ones keep their defaults.
     StudyConfig = study_config(study)
 
     @dg.asset(
         name=study.name,
-        description=f"{study.description} Parameters: {study.parameters}.",
+        description=f"{study.description} Parameters: {study.parameters}. "
+        "Each partition's charts are the first rows of its materialization.",
         partitions_def=series_partitions,
-        deps=[dg.AssetDep(klines, partition_mapping=every_day_of_the_series)],
+        # Every day of the series: the study's partitions are the klines' `series` dimension, so
+        # Dagster infers MultiToSingleDimensionPartitionMapping (named here, it warns as beta).
+        deps=[klines],
         io_manager_key=STUDY_IO_MANAGER,
         group_name=STUDIES,
         kinds={"parquet", "talib"},
@@ -66,20 +66,14 @@ def _study_asset(
             f"{study.name} on {series}: {len(candles)} candles read in {read_s:.2f} s, "
             f"studied in {compute_s:.2f} s"
         )
-        metadata: dict[str, dg.MetadataValue] = {
+        run = {
             "candles": dg.MetadataValue.int(len(candles)),
             "first_open": dg.MetadataValue.text(str(candles["open_time"].iloc[0])),
             "last_open": dg.MetadataValue.text(str(candles["open_time"].iloc[-1])),
             "read_seconds": dg.MetadataValue.float(round(read_s, 3)),
             "compute_seconds": dg.MetadataValue.float(round(compute_s, 3)),
-            "summary": dg.MetadataValue.md(result.summary.to_markdown(index=False)),
         }
-        metadata |= {k: dg.MetadataValue.float(round(v, 6)) for k, v in result.headline.items()}
-        for name, png in result.charts.items():
-            encoded = base64.b64encode(png).decode()
-            metadata[f"chart_{name}"] = dg.MetadataValue.md(
-                f"![{name}](data:image/png;base64,{encoded})"
-            )
+        metadata = study_metadata(result, run)
         return dg.Output(result, metadata=metadata)
 
     return run_study

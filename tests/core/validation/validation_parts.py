@@ -19,6 +19,7 @@ import pandas as pd
 from qlir_core import candles, manifest
 from qlir_core.ingest import SourceMode, Sources, fetch_partition
 from qlir_core.intervals import DAY_MS
+from qlir_core.pacing import DEFAULT_LIMIT
 from qlir_core.series import Series
 from qlir_core.slices import day_start_ms
 from qlir_core.sources.archive import ArchiveClient, day_path
@@ -75,7 +76,11 @@ def ingest(
     `serve`; the other source refuses every request."""
     mode = SourceMode.ARCHIVE if mirror is not None else SourceMode.REST
     handler = _refuse if serve is None else _serve(serve)
-    with RestClient("https://exchange.test", transport=httpx.MockTransport(handler)) as rest:
+    transport = httpx.MockTransport(handler)
+    # A known limit: the client would read exchangeInfo before the first page otherwise.
+    with RestClient(
+        "https://exchange.test", transport=transport, weight_limit=DEFAULT_LIMIT
+    ) as rest:
         archive = ArchiveClient(str(mirror) if mirror is not None else "/nonexistent")
         data: PartitionData = fetch_partition(
             series, day, Sources(mode, rest, archive), now_ms=now_ms, log=LOG

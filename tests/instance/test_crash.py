@@ -1,80 +1,34 @@
 """kill -9 in the middle of a ranged backfill (`dagster asset materialize --partition-range`),
-then the same command again: the klines files are byte for byte those of a clean run, and a
+then the same command again: the klines tables equal those of a clean run, and a
 reader polling the dataset throughout never met a half-written file."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import files_under
+from tests.instance.conftest import days_range, environment, materialize
 
 pytestmark = pytest.mark.slow
 
-FIRST = date(2024, 1, 1)
 DAYS = 12
-RANGE = f"{FIRST}|BTCUSDT-1m...{FIRST + timedelta(days=DAYS - 1)}|BTCUSDT-1m"
+RANGE = days_range(DAYS)
 
 
-@pytest.fixture(scope="module")
-def slow_exchange() -> Iterator[str]:
-    """`qlir-sim` in its own process, answering after 60 ms: the range takes seconds."""
-    command = [sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", "BTCUSDT"]
-    command += ["--start", FIRST.isoformat(), "--days", str(DAYS), "--latency-ms", "60"]
-    sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert sim.stdout is not None
-    yield sim.stdout.readline().strip()
-    sim.send_signal(signal.SIGINT)
-    sim.communicate(timeout=10)
-
-
-def environment(tmp_path: Path, name: str, url: str) -> dict[str, str]:
-    home = tmp_path / name / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("")
-    scratch = tmp_path / "tmp"  # TMPDIR, shared: the request-weight budget's folder is in it
-    scratch.mkdir(exist_ok=True)
-    return os.environ | {
-        "DAGSTER_HOME": str(home),
-        "TMPDIR": str(scratch),
-        "QLIR_CONFIG": "/dev/null",
-        "QLIR_SERIES": "BTCUSDT-1m",
-        "QLIR_START_DATE": FIRST.isoformat(),
-        "QLIR_SOURCE": "rest",
-        "QLIR_BINANCE_REST_URL": url,
-        "QLIR_BINANCE_ARCHIVE_URL": url,
-        "QLIR_DATA_ROOT": str(tmp_path / name / "data"),
-    }
-
-
-def materialize(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "dagster", "asset", "materialize"]
-    command += ["-m", "qlir_dagster.definitions", "--select", "klines"]
-    command += ["--partition-range", RANGE]
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group, killed whole
-    )
-
-
-def tables(root: Path) -> dict[str, bytes]:
-    """The klines dataset's files (hidden staging names aside), by path below `root`."""
+def tables(root: Path) -> dict[str, pa.Table]:
+    """The klines dataset's files (hidden staging names aside), by path below `root`, as tables
+    without their file metadata (which names each file's version and fetch time)."""
     return {
-        str(p.relative_to(root)): p.read_bytes()
+        str(p.relative_to(root)): pq.read_table(p).replace_schema_metadata(None)
         for p in files_under(root / "klines")
         if not p.name.startswith(".")
     }
@@ -114,9 +68,9 @@ def test_kill_9_mid_backfill_then_again_is_the_clean_run(
     reader = Reader(root)
     reader.start()
     clean_env = environment(tmp_path, "clean", slow_exchange)
-    clean = materialize(clean_env)  # beside it: parallel runs share the exchange's budget
+    clean = materialize(clean_env, RANGE)  # beside it: parallel runs share the exchange's budget
 
-    run = materialize(env)
+    run = materialize(env, RANGE)
     deadline = time.monotonic() + 120
     while len(tables(root)) < 3:  # some days stored, most not
         assert run.poll() is None, run.stderr.read().decode()[-3000:] if run.stderr else ""
@@ -127,7 +81,7 @@ def test_kill_9_mid_backfill_then_again_is_the_clean_run(
     stored_when_killed = len(tables(root))
     assert 3 <= stored_when_killed < DAYS
 
-    again = materialize(env)
+    again = materialize(env, RANGE)
     _, err = again.communicate(timeout=300)
     assert again.returncode == 0, err.decode()[-3000:]
     reader.stop.set()

@@ -1,0 +1,133 @@
+"""One partition through the pipeline: fetch, validate, publish, and say what is stored after.
+
+    ingest_partition(series, day, sources, store, now_ms=…, log=…) -> Outcome
+
+The outcome's report describes what storage holds once the step is over, not what was fetched:
+a kept refetch reports the stored candles. No Dagster here; the klines asset turns outcomes into
+events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from qlir_core.errors import IpBanned, QlirError
+from qlir_core.ingest import Sources, fetch_partition
+from qlir_core.manifest import ManifestRow, SliceStatus, Source
+from qlir_core.publish import Decision, publish_partition
+from qlir_core.series import Series
+from qlir_core.storage import Store
+from qlir_core.validation import PartitionReport, validate_partition
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """How the fetch went: its source, requests and time, whatever came of it."""
+
+    source: Source | None  # the source of the last request; None when nothing was asked
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The fetch was published; `report` validates it (it is what storage holds)."""
+
+    series: Series
+    day: date
+    report: PartitionReport
+    decision: Decision
+    partial: bool  # the day had not closed when it was fetched
+    source: Source | None  # of the stored candles' last request
+    fetched: Fetched
+
+
+@dataclass(frozen=True)
+class KeptPrevious:
+    """The fetch was valid but not published; `report` validates the candles kept."""
+
+    series: Series
+    day: date
+    report: PartitionReport
+    decision: Decision
+    partial: bool  # of what is stored
+    source: Source | None  # of the stored candles' last request
+    fetched: Fetched
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing was published: the fetch failed (`error`) or failed validation (`report`)."""
+
+    series: Series
+    day: date
+    reason: str
+    fetched: Fetched
+    report: PartitionReport | None = None
+    error: QlirError | None = None
+
+    @property
+    def banned(self) -> bool:
+        """The exchange banned the IP: every later request would be refused the same way."""
+        return isinstance(self.error, IpBanned)
+
+
+Outcome = Stored | KeptPrevious | Refused
+
+
+def ingest_partition(
+    series: Series,
+    day: date,
+    sources: Sources,
+    store: Store,
+    *,
+    now_ms: int,
+    log: logging.Logger,
+) -> Outcome:
+    """Fetch one partition, validate it, publish it unless the stored one must stay."""
+    started = time.perf_counter()
+    ledger: list[ManifestRow] = []
+
+    def fetched() -> Fetched:
+        source = ledger[-1].source if ledger else None
+        return Fetched(source, len(ledger), round(time.perf_counter() - started, 3))
+
+    try:
+        part = fetch_partition(series, day, sources, now_ms=now_ms, log=log, ledger=ledger)
+    except QlirError as e:
+        return Refused(series, day, str(e), fetched(), error=e)
+    report = validate_partition(series, day, part.candles, part.manifest, now_ms=now_ms)
+    if not report.passed():
+        rules = ", ".join(f.rule.name for f in report.errors)
+        reason = f"failed validation ({rules}); what was stored before is kept"
+        return Refused(series, day, reason, fetched(), report=report)
+    try:
+        decision = publish_partition(store, part, log=log)
+    except QlirError as e:
+        return Refused(series, day, f"not published: {e}", fetched(), report=report, error=e)
+    if decision.publish:
+        done = fetched()
+        partial = is_partial(part.manifest)
+        return Stored(series, day, report, decision, partial, done.source, done)
+    return _kept(store, series, day, decision, now_ms, fetched())
+
+
+def is_partial(rows: list[ManifestRow]) -> bool:
+    """A day whose ledger has a window still forming or not begun."""
+    return any(r.status is SliceStatus.PARTIAL for r in rows)
+
+
+def _kept(
+    store: Store, series: Series, day: date, decision: Decision, now_ms: int, fetched: Fetched
+) -> KeptPrevious:
+    """What storage still holds, validated as a checks-only run would."""
+    candles = store.read_candles(series, day)
+    rows = store.read_manifest(series, day) or []
+    if candles is None:  # kept means something is stored; guard a store emptied meanwhile
+        raise RuntimeError(f"{series} {day}: the kept candles are no longer stored")
+    report = validate_partition(series, day, candles, rows, now_ms=now_ms)
+    source = rows[-1].source if rows else None
+    return KeptPrevious(series, day, report, decision, is_partial(rows), source, fetched)
