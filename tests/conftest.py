@@ -1,10 +1,13 @@
 """Shared fixtures: the real Binance sample data beside the checkout."""
 
 import os
+import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "binance"
 
 
@@ -35,3 +38,12 @@ def mirror_days(mirror: Path) -> list[tuple[str, str]]:
 def files_under(path: Path) -> list[Path]:
     """Every file below `path` (none if it does not exist)."""
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def shipped_home(home: Path) -> Path:
+    """A Dagster home with the repo's dagster.yaml, its databases created once (as the scripts do)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+    return home

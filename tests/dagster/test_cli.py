@@ -13,7 +13,7 @@ from qlir_core.series import Series
 from qlir_core.storage import Store, table_bytes, write_atomic
 from qlir_core.validation import Rule
 from qlir_sim import Mirror, Synthetic, serve
-from tests.conftest import files_under
+from tests.conftest import files_under, shipped_home
 from tests.dagster.test_klines_archive import archive_csv
 
 pytestmark = pytest.mark.slow
@@ -27,9 +27,7 @@ def mirror_sim(mirror):
 
 @pytest.fixture
 def cli_env(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = shipped_home(tmp_path / "dagster_home")
     return os.environ | {
         "DAGSTER_HOME": str(home),
         "QLIR_CONFIG": "/dev/null",

@@ -14,6 +14,7 @@ from qlir_core.errors import ConfigError
 from qlir_dagster import config
 from qlir_dagster.console import user_message
 from qlir_dagster.defs.binance.partitions import key_problem
+from tests.conftest import shipped_home
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 12, 1)
@@ -96,9 +97,7 @@ def test_other_errors_keep_their_traceback():
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = shipped_home(tmp_path / "dagster_home")
     return os.environ | {
         "DAGSTER_HOME": str(home),
         "QLIR_CONFIG": "/dev/null",
