@@ -100,17 +100,17 @@ def _run(args: argparse.Namespace) -> int:
         first = min([first, *_stored_days(args.data_root, series_keys)])
     days = (today - first).days + 1
 
+    env = {
+        "QLIR_SERIES": args.series,
+        "QLIR_START_DATE": first.isoformat(),
+        "QLIR_DATA_ROOT": args.data_root,
+        "QLIR_SOURCE": "auto",
+    }
+    config.load({**os.environ, **env})  # a bad option stops here, before the exchange starts
     with local_exchange(symbols, intervals, first, days) as url:
         print(f"local exchange at {url}")
-        env = {
-            "QLIR_SERIES": args.series,
-            "QLIR_START_DATE": first.isoformat(),
-            "QLIR_DATA_ROOT": args.data_root,
-            "QLIR_SOURCE": "auto",
-            # Both sources at the local exchange: nothing the demo or its UI runs reaches Binance.
-            "QLIR_BINANCE_REST_URL": url,
-            "QLIR_BINANCE_ARCHIVE_URL": url,
-        }
+        # Both sources at the local exchange: nothing the demo or its UI runs reaches Binance.
+        env |= {"QLIR_BINANCE_REST_URL": url, "QLIR_BINANCE_ARCHIVE_URL": url}
         settings = config.load({**os.environ, **env})
         if args.ui:
             _use_home()

@@ -80,8 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as e:  # OSError: an unreadable mirror, a port in use
         parser.error(str(e))
     app = create_app(market, limits=limits, faults=faults, fault_seed=args.fault_seed)
-    print(base_url(sock), flush=True)
-    run_until_signal(make_server(app, args.log_level), sock)
+    try:
+        print(base_url(sock), flush=True)
+        run_until_signal(make_server(app, args.log_level), sock)
+    except KeyboardInterrupt:  # stopped before the signal handlers were installed
+        return 130
     return 0
 
 
