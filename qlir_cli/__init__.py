@@ -1,0 +1,1 @@
+"""The `qlir` command: studies, series, charts, metrics and health, from a shell."""
