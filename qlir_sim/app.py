@@ -11,8 +11,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -41,8 +42,10 @@ def create_app(
     faults: Faults | None = None,
     fault_seed: int = 0,
     clock: Clock = time.time,
+    listing: Sequence[dict[str, Any]] | None = None,
 ) -> Starlette:
-    """A Starlette app serving `market` over Binance's REST and archive paths, plus `/sim/*`."""
+    """A Starlette app serving `market` over Binance's REST and archive paths, plus `/sim/*`;
+    `listing` is exchangeInfo's `symbols` (default: made from the market's symbols)."""
     routes = [
         Route(binance.KLINES_PATH, rest_endpoint(binance.KLINES_WEIGHT, rest.klines)),
         Route(
@@ -58,7 +61,14 @@ def create_app(
         Route("/sim/reset", reset, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    app.state.exchange = Exchange(market, limits or Limits(), faults or Faults(), fault_seed, clock)
+    app.state.exchange = Exchange(
+        market,
+        limits or Limits(),
+        faults or Faults(),
+        fault_seed,
+        clock,
+        None if listing is None else tuple(listing),
+    )
     return app
 
 
@@ -72,7 +82,7 @@ def rest_endpoint(weight: int, handler: Handler) -> Endpoint:
         ex: Exchange = request.app.state.exchange
         ex.stats.rest_requests += 1
         roll = ex.faults.roll()
-        await _delay(ex)
+        await _delay(ex, roll)
         response = _limit(ex, weight) or await _hang_or_fail(ex, roll)
         response = response or await handler(request, ex, roll)
         response.headers[binance.WEIGHT_HEADER] = str(ex.limiter.used(ex.clock()))
@@ -89,7 +99,7 @@ def archive_endpoint(handler: Handler) -> Endpoint:
         ex: Exchange = request.app.state.exchange
         ex.stats.archive_requests += 1
         roll = ex.faults.roll()
-        await _delay(ex)
+        await _delay(ex, roll)
         response = await _hang_or_fail(ex, roll) or await handler(request, ex, roll)
         ex.stats.statuses[response.status_code] += 1
         return response
@@ -97,10 +107,13 @@ def archive_endpoint(handler: Handler) -> Endpoint:
     return endpoint
 
 
-async def _delay(ex: Exchange) -> None:
-    if ex.faults.faults.latency_ms:
+async def _delay(ex: Exchange, roll: Roll) -> None:
+    """A network's round trip: the fixed latency plus up to the jitter, drawn per request."""
+    faults = ex.faults.faults
+    if faults.latency_ms or faults.latency_jitter_ms:
         ex.stats.fault("latency")
-        await asyncio.sleep(ex.faults.faults.latency_ms / 1000)
+        jitter = roll.rng.uniform(0, faults.latency_jitter_ms)
+        await asyncio.sleep((faults.latency_ms + jitter) / 1000)
 
 
 def _limit(ex: Exchange, weight: int) -> Response | None:
@@ -243,9 +256,12 @@ def serve(
     host: str = HOST,
     port: int = 0,
     log_level: str = "warning",
+    listing: Sequence[dict[str, Any]] | None = None,
 ) -> Iterator[str]:
     """Run the exchange in a background thread; yields its base URL and stops it on exit."""
-    app = create_app(market, limits=limits, faults=faults, fault_seed=fault_seed, clock=clock)
+    app = create_app(
+        market, limits=limits, faults=faults, fault_seed=fault_seed, clock=clock, listing=listing
+    )
     sock = listen(host, port)
     server = make_server(app, log_level)
     thread = threading.Thread(

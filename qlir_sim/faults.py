@@ -35,6 +35,7 @@ class Faults:
 
     error_rate: float = 0.0  # answer 500/502/503/504 (REST and archive)
     latency_ms: int = 0  # added to every REST and archive request
+    latency_jitter_ms: int = 0  # up to this much more, uniformly at random, per request
     timeout_rate: float = 0.0  # hang `hang_seconds` before answering (REST and archive)
     hang_seconds: float = 15.0
     truncate_rate: float = 0.0  # klines: body cut short (invalid JSON)
