@@ -6,7 +6,7 @@ Statuses and reasons are enums in the program; they become strings only in `to_f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 
 import pandas as pd
@@ -76,6 +76,10 @@ class ManifestRow:
     bytes: int
     used_weight: int | None
     attempt: int = 1
+    # The partition's persist up to writing this ledger (lock, read, decide), the same on each
+    # of its rows; None before it is persisted, and in ledgers written before the column existed.
+    # Not compared: a row read back equals the row fetched.
+    persist_ms: float | None = field(default=None, compare=False)
 
 
 COLUMNS = tuple(f.name for f in fields(ManifestRow))
@@ -110,16 +114,24 @@ def to_frame(rows: list[ManifestRow]) -> pd.DataFrame:
     for name in ("requested_at", "completed_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ms, UTC]")
     frame["duration_ms"] = frame["duration_ms"].astype("float64")
+    if frame["persist_ms"].isna().all():
+        # Not persisted through `publish.publish_partition`: the ledger is written as before the
+        # column existed, byte for byte (a version id hashes these bytes).
+        return frame.drop(columns=["persist_ms"])
+    frame["persist_ms"] = frame["persist_ms"].astype("float64")  # None → NaN
     return frame
 
 
 def from_frame(frame: pd.DataFrame) -> list[ManifestRow]:
-    """Rows read back from a stored ledger, strings turned back into enums."""
+    """Rows read back from a stored ledger, strings turned back into enums (a ledger written
+    before `persist_ms` existed reads with None there)."""
     rows = []
-    for record in frame.loc[:, list(COLUMNS)].to_dict("records"):
+    for record in frame.reindex(columns=list(COLUMNS)).to_dict("records"):
         for name, enum in _ENUMS.items():
             record[name] = enum(record[name])
         for name in _NULLABLE_INT:
             record[name] = None if pd.isna(record[name]) else int(record[name])
+        persisted = record["persist_ms"]
+        record["persist_ms"] = None if pd.isna(persisted) else float(persisted)
         rows.append(ManifestRow(**{str(k): v for k, v in record.items()}))
     return rows

@@ -1,9 +1,11 @@
-"""Request weight shared by every qlir process on this machine that talks to one Binance host.
+"""Request weight shared by every qlir process that talks to one Binance host.
 
 Binance counts request weight per IP in fixed windows (REQUEST_WEIGHT, 6000 a minute today),
 answers 429 with Retry-After beyond it and bans the IP with 418 when a client keeps going
-(binance-api-notes.md §5). Parallel runs share that one budget, so its state is a small JSON
-file per host, read and written under a file lock (`filelock`, cross-platform):
+(binance-api-notes.md §5). Parallel runs share that one budget, so its state is a small record
+per host, read and written under a lock, in the store one setting chooses (qlir_core.budget_store):
+a JSON file under a file lock (the default: every process on this machine), or a Redis key under
+a Redis lock (every worker on every machine that reaches the server):
 
 - Pacing is a token bucket filling at `(limit − reserve − burst) / window`, holding `burst`.
   Any window of the exchange's counter then sees at most `limit − reserve`, whatever the offset
@@ -19,20 +21,17 @@ bucket between processes through SQLite and a file lock, but its count is the lo
 let through itself, in a sliding window: the exchange's higher count of its fixed window
 (`X-MBX-USED-WEIGHT-1M`, another client on the IP) could only be forced in as made-up items, and
 it has no pause (429) or ban (418) that every process honours. Those would need a second shared
-state beside its bucket, under a second lock, so the whole budget stays here, in one file.
+state beside its bucket, under a second lock, so the whole budget stays here, in one record.
 
-The file decides how fast every process sends, so its folder is private to its user (see
-`default_folder`, `private_folder`): whoever could write there could slow qlir down, or send it
-into a ban, and a symbolic link planted in a shared `/tmp` would have it write elsewhere.
+The record decides how fast every process sends, so the file store's folder is private to its
+user (see `default_folder`, `private_folder`): whoever could write there could slow qlir down, or
+send it into a ban, and a symbolic link planted in a shared `/tmp` would have it write elsewhere.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,10 +41,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import platformdirs
-from filelock import FileLock
-
+from qlir_core.budget_store import (
+    FOLDER_VAR,
+    FileStore,
+    StateStore,
+    default_folder,
+    open_store,
+    private_folder,
+)
 from qlir_core.errors import ConfigError, IpBanned
+
+__all__ = ["FOLDER_VAR", "Budget", "WeightLimit", "default_folder", "private_folder"]
 
 RESERVE_SHARE = 0.04  # of the limit, never planned for: requests in flight at a window's edge
 MIN_RESERVE = 4  # weight (two klines requests), so that small limits keep a margin too
@@ -55,11 +61,6 @@ EDGE_GUARD_SHARE = 0.05  # the exchange's count of a request sent this early in 
 LEARNED_FOR_S = 24 * 3600.0  # how long a limit read from exchangeInfo is trusted
 _WINDOW_EDGE_S = 0.01  # sent this long after a window starts, a request is surely counted in it
 _CLOSE_ENOUGH_S = 0.0005  # a shorter wait is not worth a sleep (and may not move an epoch clock)
-FOLDER_VAR = "QLIR_BUDGET_DIR"  # the one way to choose the folder (tests, containers, CI)
-_PRIVATE = 0o700
-# Not on Windows (0 there): the folder's ACLs are the user's by default.
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO in place of the file must not hang the read
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class BudgetStatus:
 
 @dataclass
 class _State:
-    """The file's content. Times are epoch seconds."""
+    """The stored record. Times are epoch seconds."""
 
     tokens: float = 0.0
     filled_at: float = 0.0  # 0: never filled; the bucket starts full
@@ -125,58 +126,14 @@ class _State:
     learned_at: float = 0.0
 
 
-def default_folder() -> Path:
-    """One per user and machine, so all their processes share it: `$QLIR_BUDGET_DIR` when set,
-    else `$XDG_RUNTIME_DIR/qlir/budget` (the user's own, emptied at logout), else the user's
-    cache dir (`~/.cache/qlir/budget` on Linux, honouring `$XDG_CACHE_HOME`)."""
-    chosen = os.environ.get(FOLDER_VAR, "").strip()
-    if chosen:
-        return Path(chosen)
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "").strip()
-    if runtime and Path(runtime).is_dir():
-        return Path(runtime) / "qlir" / "budget"
-    return platformdirs.user_cache_path("qlir") / "budget"
-
-
-def private_folder(folder: Path) -> None:
-    """Create `folder` (mode 0700) if it is missing; ConfigError unless it is a real folder
-    (not a symbolic link) of the current user that nobody else may enter."""
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(mode=_PRIVATE, exist_ok=True)
-        info = folder.lstat()
-    except OSError as e:
-        raise ConfigError(
-            f"request-weight budget folder {folder}: cannot create it ({e}); "
-            f"set {FOLDER_VAR} to a folder of yours"
-        ) from e
-    problem = _unsafe(info)
-    if problem:
-        raise ConfigError(
-            f"request-weight budget folder {folder} is unsafe: it {problem}. Remove it (qlir "
-            f"makes it again, private), or set {FOLDER_VAR} to a folder of yours with mode 0700"
-        )
-
-
-def _unsafe(info: os.stat_result) -> str | None:
-    """What makes a folder unsafe to keep the shared state in, if anything."""
-    if stat.S_ISLNK(info.st_mode):
-        return "is a symbolic link"
-    if not stat.S_ISDIR(info.st_mode):
-        return "is not a folder"
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        return f"belongs to uid {info.st_uid}, not to this user (uid {os.getuid()})"
-    if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
-        return f"has mode {stat.S_IMODE(info.st_mode):04o}, open to other users"
-    return None
-
-
 class Budget:
-    """The request-weight budget of one host, shared through `<folder>/<host>.json`.
+    """The request-weight budget of one host, shared through the store `store` names (see
+    budget_store.store_setting: default $QLIR_BUDGET_STORE, else `file`).
 
     `limit` is the configured limit; without one, the limit read from exchangeInfo (by any
-    process, see `learn`) applies, else Binance's 6000 per minute. `folder` defaults to
-    `default_folder()`; either way it must be private (`private_folder`), checked on first use.
+    process, see `learn`) applies, else Binance's 6000 per minute. The file store keeps
+    `<folder>/<host>.json`; `folder` defaults to `default_folder()`, and either way it must be
+    private (`private_folder`), checked on first use. A Redis store ignores `folder`.
     """
 
     def __init__(
@@ -185,27 +142,38 @@ class Budget:
         *,
         folder: Path | None = None,
         limit: WeightLimit | None = None,
+        store: str | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.key = re.sub(r"[^A-Za-z0-9._-]", "_", key)
-        self.path = (folder if folder is not None else default_folder()) / f"{self.key}.json"
+        self.store: StateStore = open_store(self.key, store, folder)
         self.configured = limit
         self._clock = clock
         self._sleep = sleep
         self._thread_lock = threading.Lock()
-        self._file_lock = FileLock(f"{self.path}.lock")
-        self._checked = False  # the folder was found private
 
     @classmethod
     def for_url(
-        cls, base_url: str, *, folder: Path | None = None, limit: WeightLimit | None = None
+        cls,
+        base_url: str,
+        *,
+        folder: Path | None = None,
+        limit: WeightLimit | None = None,
+        store: str | None = None,
     ) -> Budget:
         """The budget of the host `base_url` names (`127.0.0.1:8000`, `data-api.binance.vision`)."""
-        return cls(urlsplit(base_url).netloc or base_url, folder=folder, limit=limit)
+        return cls(urlsplit(base_url).netloc or base_url, folder=folder, limit=limit, store=store)
+
+    @property
+    def path(self) -> Path:
+        """The state file (file store only)."""
+        if not isinstance(self.store, FileStore):
+            raise ConfigError(f"{self!r} keeps no file")
+        return self.store.path
 
     def __repr__(self) -> str:
-        return f"Budget({str(self.path)!r})"
+        return f"Budget({self.store!r})"
 
     # -- before and after a request -----------------------------------------------------------
     def acquire(self, weight: int) -> Ticket:
@@ -313,54 +281,15 @@ class Budget:
     @contextmanager
     def _state(self) -> Iterator[_State]:
         """The shared state, locked against other threads and processes, saved on success."""
-        with self._thread_lock:
-            if not self._checked:
-                private_folder(self.path.parent)
-                self._checked = True
-            with self._file_lock:
-                state = _load(self.path)
-                yield state
-                _save(self.path, state)
-
-
-def _load(path: Path) -> _State:
-    """The saved state; a fresh one when there is none or it cannot be parsed. ConfigError
-    when the state file is a symbolic link or not a regular file (never followed)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
-    except FileNotFoundError:
-        return _State()
-    except OSError as e:
-        raise _unsafe_file(
-            path, "is a symbolic link" if path.is_symlink() else f"cannot be read ({e})"
-        ) from e
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise _unsafe_file(path, "is not a regular file")
-        text = file.read()
-    try:
-        saved = json.loads(text)
-        known = {f.name for f in fields(_State)}
-        return _State(**{k: v for k, v in saved.items() if k in known})
-    except (ValueError, TypeError, AttributeError):
-        return _State()
-
-
-def _save(path: Path, state: _State) -> None:
-    """Write, then rename over: a process killed mid-write leaves the previous state whole.
-    The staged file is new (O_EXCL, never a link someone left there) and private (0600)."""
-    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staged.unlink(missing_ok=True)  # left by a killed process of ours with this pid
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-    with os.fdopen(os.open(staged, flags, 0o600), "w") as file:
-        file.write(json.dumps(asdict(state)))
-    staged.replace(path)  # a rename replaces a link at `path`, it never writes through one
-
-
-def _unsafe_file(path: Path, problem: str) -> ConfigError:
-    return ConfigError(
-        f"request-weight budget file {path} {problem}; remove it (qlir writes it again)"
-    )
+        with self._thread_lock, self.store.locked() as saved:
+            known = {f.name for f in fields(_State)}
+            try:
+                state = _State(**{k: v for k, v in saved.items() if k in known})
+            except TypeError:
+                state = _State()
+            yield state
+            saved.clear()
+            saved.update(asdict(state))
 
 
 def _iso(seconds: float) -> str:

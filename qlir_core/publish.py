@@ -21,19 +21,22 @@ replaces it (`Reason.STALE`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 import pandas as pd
 
-from qlir_core import candles, corrections
+from qlir_core import candles, corrections, logs
 from qlir_core.intervals import DAY_MS
 from qlir_core.manifest import ManifestRow, SliceStatus, StatusReason
 from qlir_core.slices import day_start_ms
 from qlir_core.storage import PartitionData, Step, Store
 from qlir_core.versions import fetched_at_ms
+
+_LOG = logs.logger(__name__)
 
 
 class Reason(Enum):
@@ -70,6 +73,7 @@ class Decision:
     stored_rows: int
     missing: int = 0  # stored open times the fetch lacks
     changed: int = 0  # open times in both whose candle differs
+    persist_ms: float = 0.0  # the whole persist: lock, read, decide and (if published) write
 
     def __str__(self) -> str:
         verb = "publish" if self.publish else "keep the stored candles"
@@ -136,7 +140,41 @@ def publish_partition(
     """Read what is stored for `part`'s partition, decide, and publish if the decision says
     so, all under the partition's lock: two processes refreshing one day end with the newer
     fetch. Leftovers of an unfinished earlier publish are deleted first. Logs the decision
-    (WARN when kept) and each correction (WARN); `step` is passed to `Store.publish`."""
+    (WARN when kept) and each correction (WARN); `step` is passed to `Store.publish`.
+
+    Timed: the decision's `persist_ms`, a DEBUG `persist` record (qlir_core.logs), and in the
+    published ledger's `persist_ms` the time up to writing it."""
+    started = time.perf_counter()
+    decision = _persist(store, part, log=log, rule=rule, step=step, started=started)
+    decision = replace(decision, persist_ms=_elapsed_ms(started))
+    _LOG.debug(
+        "%s %s: persisted in %.1f ms (%s)",
+        part.series,
+        part.day.isoformat(),
+        decision.persist_ms,
+        decision.reason.label,
+        extra={
+            "event": "persist",
+            "series": str(part.series),
+            "day": part.day.isoformat(),
+            "duration_ms": decision.persist_ms,
+            "published": decision.publish,
+            "reason": decision.reason.label,
+            "rows": decision.new_rows,
+        },
+    )
+    return decision
+
+
+def _persist(
+    store: Store,
+    part: PartitionData,
+    *,
+    log: logging.Logger,
+    rule: CorrectionRule,
+    step: Step | None,
+    started: float,
+) -> Decision:
     where = f"{part.series} {part.day.isoformat()}"
     with store.locked(part.series, part.day):
         store.clean(part.series, part.day)
@@ -154,7 +192,8 @@ def publish_partition(
         found: Sequence[corrections.Correction] = (
             () if stored is None else corrections.diff(stored, part.candles)
         )
-        published = store.publish(part, corrections=found, step=step)
+        timed = _timed(store, part, decision, started)
+        published = store.publish(timed, corrections=found, step=step)
     if found:
         replaced = "?" if stamp is None else stamp.version
         log.warning(
@@ -168,6 +207,21 @@ def publish_partition(
         )
     log.info("%s: %s", where, decision)
     return decision
+
+
+def _timed(store: Store, part: PartitionData, decision: Decision, started: float) -> PartitionData:
+    """`part` with the persist time so far on its ledger rows. The same fetch published again
+    keeps the stored rows' times, so its ledger, and so its version, stay the same."""
+    if decision.reason is Reason.UNCHANGED:
+        stored = store.read_manifest(part.series, part.day)
+        if stored == part.manifest:  # equal rows, persist times aside
+            return replace(part, manifest=stored)
+    so_far = _elapsed_ms(started)
+    return replace(part, manifest=[replace(r, persist_ms=so_far) for r in part.manifest])
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def _changed(fetched: pd.DataFrame, stored: pd.DataFrame) -> int:

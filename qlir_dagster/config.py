@@ -21,9 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from qlir_core import s3
+from qlir_core import budget_store, s3
 from qlir_core.errors import ConfigError
 from qlir_core.ingest import SourceMode
+from qlir_core.logs import LogSettings, Profile, Split
 from qlir_core.series import Series, parse_series_list
 from qlir_core.sources import archive, rest
 
@@ -49,6 +50,19 @@ class Settings(BaseSettings):
     source: SourceMode = SourceMode.AUTO
     binance_rest_url: str = rest.DEFAULT_URL
     binance_archive_url: str = archive.DEFAULT_URL
+    # Where the request-weight budget is shared (qlir_core.budget_store): `file` (this machine)
+    # or redis://host:port/db (every worker that reaches the server).
+    budget_store: str = budget_store.FILE
+    # Where alerts are POSTed as JSON (`QLIR_ALERT_WEBHOOK`); unset: run log and check only.
+    alert_webhook: str | None = None
+    # The user's own studies (`qlir studies new`): every module there is loaded with the code
+    # location, each study in it an asset. Relative to the working directory, like data_root.
+    studies_path: str = "./studies"
+    # Logging (qlir_core.logs): the profile, the JSON-lines log folder (None: <DAGSTER_HOME>/logs,
+    # else ./logs; "off": no file) and an optional split into one file per series.
+    log_profile: Profile = Profile.QLIR_INFO
+    log_dir: str | None = None
+    log_split: Split = Split.NONE
 
     @field_validator("series", mode="before")
     @classmethod
@@ -79,7 +93,21 @@ class Settings(BaseSettings):
             expected = ", ".join(m.value for m in SourceMode)
             raise ValueError(f"expected one of {expected}") from None
 
-    @field_validator("data_root", "binance_archive_url", mode="before")
+    @field_validator("log_profile", mode="before")
+    @classmethod
+    def _log_profile(cls, value: object) -> Profile:
+        return value if isinstance(value, Profile) else Profile.parse(str(value))
+
+    @field_validator("log_split", mode="before")
+    @classmethod
+    def _log_split(cls, value: object) -> Split:
+        return value if isinstance(value, Split) else Split.parse(str(value))
+
+    @property
+    def logging(self) -> LogSettings:
+        return LogSettings.of(self.log_profile, self.log_dir, self.log_split)
+
+    @field_validator("data_root", "binance_archive_url", "studies_path", mode="before")
     @classmethod
     def _non_empty(cls, value: object) -> str:
         if not str(value).strip():
@@ -108,6 +136,24 @@ class Settings(BaseSettings):
         if not os.access(existing, os.W_OK | os.X_OK):
             raise ValueError(f"{existing} is not writable; expected a folder this user can write")
         return value
+
+    @field_validator("alert_webhook", mode="before")
+    @classmethod
+    def _webhook(cls, value: object) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        text = str(value).strip()
+        if not text.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return text
+
+    @field_validator("budget_store", mode="before")
+    @classmethod
+    def _budget_store(cls, value: object) -> str:
+        try:
+            return budget_store.store_setting(str(value))
+        except ConfigError:
+            raise ValueError("expected file or redis://host:port/db (rediss:// for TLS)") from None
 
     @field_validator("binance_rest_url", mode="before")
     @classmethod

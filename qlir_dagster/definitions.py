@@ -9,10 +9,14 @@ import dagster as dg
 from qlir_dagster import config, console
 from qlir_dagster.config import Settings
 from qlir_dagster.defs.binance.assets import build_klines
+from qlir_dagster.defs.binance.freshness import build_freshness
 from qlir_dagster.defs.binance.jobs import klines_checks, klines_job
 from qlir_dagster.defs.binance.partitions import klines_partitions, series_partitions
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 from qlir_dagster.defs.binance.schedules import build_schedules
+from qlir_dagster.defs.signals.assets import build_signals
+from qlir_dagster.defs.signals.automation import signals_on_new_klines
+from qlir_dagster.defs.signals.webhook import AlertWebhookResource
 from qlir_dagster.defs.studies.assets import STUDY_IO_MANAGER, build_study_assets
 from qlir_dagster.defs.studies.io_manager import StudyIOManager
 from qlir_dagster.defs.studies.jobs import studies_job, studies_on_new_klines
@@ -22,19 +26,31 @@ def build_defs(settings: Settings) -> dg.Definitions:
     """The whole code location for one set of settings."""
     series = series_partitions(settings)
     klines = build_klines(klines_partitions(settings, series))
+    fresh_checks, fresh_job, fresh_schedule = build_freshness(settings)
     return dg.Definitions(
-        assets=[klines, *build_study_assets(series, klines)],
-        jobs=[klines_job, klines_checks, studies_job],
-        schedules=build_schedules(settings),
-        sensors=[studies_on_new_klines],
+        assets=[
+            klines,
+            *build_study_assets(series, klines, settings.studies_path),
+            build_signals(series, klines),
+        ],
+        asset_checks=[fresh_checks],
+        jobs=[klines_job, klines_checks, studies_job, fresh_job],
+        schedules=[*build_schedules(settings), fresh_schedule],
+        sensors=[studies_on_new_klines, signals_on_new_klines],
         resources={
             "binance": BinanceResource(
                 source=settings.source,
                 rest_url=settings.binance_rest_url,
                 archive_url=settings.binance_archive_url,
             ),
-            "storage": StorageResource(root=settings.data_root),
+            "storage": StorageResource(
+                root=settings.data_root,
+                log_profile=settings.log_profile,
+                log_dir=settings.log_dir,
+                log_split=settings.log_split,
+            ),
             STUDY_IO_MANAGER: StudyIOManager(root=settings.data_root),
+            "alert_webhook": AlertWebhookResource(url=settings.alert_webhook),
         },
         # Steps are I/O bound and few; one process avoids a subprocess start per step.
         executor=dg.in_process_executor,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from qlir_core import binance
@@ -20,6 +22,7 @@ _LIMITS = Limits()  # Binance's defaults
 _FAULT_HELP = {
     "error_rate": "share of REST and archive requests answered 500/502/503/504",
     "latency_ms": "milliseconds added to every REST and archive request",
+    "latency_jitter_ms": "up to this many milliseconds more per request, uniformly at random",
     "timeout_rate": "share of requests that hang --hang-seconds before answering",
     "hang_seconds": "how long a timed-out request hangs (longer than the client's timeout)",
     "truncate_rate": "share of klines bodies cut short (invalid JSON)",
@@ -76,10 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits = Limits(args.weight_limit, args.window_seconds, args.ban_after, args.ban_seconds)
         switches: dict[str, Any] = {f.name: _fault_value(args, f.name) for f in fields(Faults)}
         faults = Faults(**switches)
+        listing = None if args.exchange_info is None else read_listing(args.exchange_info)
         sock = listen(args.host, args.port)
     except (ValueError, OSError) as e:  # OSError: an unreadable mirror, a port in use
         parser.error(str(e))
-    app = create_app(market, limits=limits, faults=faults, fault_seed=args.fault_seed)
+    app = create_app(
+        market, limits=limits, faults=faults, fault_seed=args.fault_seed, listing=listing
+    )
     try:
         print(base_url(sock), flush=True)
         run_until_signal(make_server(app, args.log_level), sock)
@@ -145,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND:SERIES:DAY",
         help="serve a day wrong in REST and archive: dup:BTCUSDT-1m:2024-01-02 (its middle "
         "candle twice) or misalign:… (that candle shifted half an interval); repeatable",
+    )
+    data.add_argument(
+        "--exchange-info",
+        metavar="FILE",
+        help="an exchangeInfo JSON body whose `symbols` list is served as is (statuses, quote "
+        "assets, permissions); default: every served symbol, TRADING on SPOT",
     )
     data.add_argument(
         "--ms-archive",
@@ -215,6 +227,18 @@ def market_from_args(args: argparse.Namespace) -> Market:
         corrupt_days=args.corrupt_day,
         archive_micros_from=None if args.ms_archive else ARCHIVE_MICROS_FROM,
     )
+
+
+def read_listing(path: str) -> list[dict[str, Any]]:
+    """The `symbols` entries of an exchangeInfo body; ValueError if it is not one."""
+    # OSError: unreadable; JSONDecodeError is a ValueError
+    body = json.loads(Path(path).read_text(encoding="utf-8"))
+    entries = body.get("symbols") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("symbol"), str) for e in entries
+    ):
+        raise ValueError(f"{path}: not an exchangeInfo body (no `symbols` list of objects)")
+    return entries
 
 
 def _fault_value(args: argparse.Namespace, name: str) -> object:

@@ -51,6 +51,9 @@ class Exchange:
     initial_faults: Faults
     fault_seed: int
     clock: Clock
+    # exchangeInfo's `symbols` entries as given (`--exchange-info`), instead of ones made from
+    # the market's symbols: a real listing, with its statuses and quote assets.
+    listing: tuple[dict[str, Any], ...] | None = None
     limiter: WeightLimiter = field(init=False)
     faults: FaultSwitch = field(init=False)
     stats: Stats = field(init=False)

@@ -107,11 +107,15 @@ def _klines_body(
 
 async def exchange_information(request: Request, ex: Exchange, roll: Roll) -> Response:
     """The symbol list; `symbol` or `symbols` (a JSON array) narrows it, -1121 if one is unknown."""
-    listed = symbols(ex.market)
-    wanted, error = _wanted_symbols(request.query_params, listed)
+    entries = {s: _symbol(s) for s in symbols(ex.market)}
+    if ex.listing is not None:
+        entries = {str(e["symbol"]): e for e in ex.listing}
+    wanted, error = _wanted_symbols(request.query_params, list(entries))
     if error is not None:
         return error
-    return JSONResponse(exchange_info(wanted, ex.limits, ex.now_ms()))
+    body = exchange_info([], ex.limits, ex.now_ms())
+    body["symbols"] = [entries[s] for s in wanted]
+    return JSONResponse(body)
 
 
 async def server_time(request: Request, ex: Exchange, roll: Roll) -> Response:

@@ -19,8 +19,20 @@ import pandas as pd
 from qlir_core.candles import open_ms as candle_open_ms
 from qlir_core.indicators import Bands, BoolArray, FloatArray, IntArray, bbands, segment_ids
 from qlir_core.intervals import DAY_MS
+from qlir_core.studies.squeeze import (
+    BREAKOUTS,
+    SQUEEZE_LOOKBACK,
+    SQUEEZE_QUANTILE,
+    band_width,
+    breakout_codes,
+    squeeze,
+    squeeze_ends,
+)
 
 HORIZONS = (1, 5, 20)
+FORWARD_STATS = ("horizon", "n", "mean_bps", "median_bps", "share_positive")
+BREAKOUT_DTYPE = pd.CategoricalDtype(list(BREAKOUTS))
+TIE_REL = 1e-12  # a low or high this close to a band (relative) touches it
 CodeArray = npt.NDArray[np.int8]
 
 
@@ -83,11 +95,13 @@ class Touches:
 class BandTouchStudy:
     """The study's tables.
 
-    per_candle:  open_time, lower, mid, upper, touch_lower, touch_mid, touch_upper, label
+    per_candle:  open_time, lower, mid, upper, touch_lower, touch_mid, touch_upper, label,
+                 width, squeeze (null without a full lookback of widths)
     labels:      series, label, count, share
     daily:       series, day, label, count
     forward:     series, label, horizon, n, mean_bps, median_bps, share_positive
     transitions: series, from_label, to_label, count
+    squeeze_forward: series, breakout, horizon, n, mean_bps, median_bps, share_positive
     """
 
     per_candle: pd.DataFrame
@@ -95,6 +109,7 @@ class BandTouchStudy:
     daily: pd.DataFrame
     forward: pd.DataFrame
     transitions: pd.DataFrame
+    squeeze_forward: pd.DataFrame
 
 
 def band_touch_study(
@@ -106,6 +121,8 @@ def band_touch_study(
     rel_tol: float = 0.001,
     abs_eps: float = 0.0,
     horizons: Sequence[int] = HORIZONS,
+    squeeze_lookback: int = SQUEEZE_LOOKBACK,
+    squeeze_quantile: float = SQUEEZE_QUANTILE,
     interval_ms: int | None = None,
 ) -> BandTouchStudy:
     """Band touches of one series' history, sorted by open time (interval inferred if omitted)."""
@@ -133,12 +150,24 @@ def band_touch_study(
             "share": counts / total if total else np.full(len(LABELS), np.nan),
         }
     )
+    regime = squeeze(band_width(bands), squeeze_lookback, squeeze_quantile)
+    per_candle = _per_candle(candles, bands, touches)
+    per_candle["width"] = regime.width
+    per_candle["squeeze"] = pd.arrays.BooleanArray(regime.flag, ~regime.defined)
+    breakouts = breakout_codes(squeeze_ends(regime, segment), close, bands.mid)
+    after = forward_returns(close, segment, breakouts, len(BREAKOUTS), horizons)
+    breakout = after.pop("group").to_numpy()
+    after.insert(
+        0, "breakout", pd.Series(pd.Categorical.from_codes(breakout, dtype=BREAKOUT_DTYPE))
+    )
+    after.insert(0, "series", series)
     return BandTouchStudy(
-        per_candle=_per_candle(candles, bands, touches),
+        per_candle=per_candle,
         labels=labels,
         daily=_daily(series, opens_ms, touches.codes),
         forward=_forward(series, close, segment, touches.codes, horizons),
         transitions=_transitions(series, segment, touches.codes),
+        squeeze_forward=after,
     )
 
 
@@ -151,12 +180,19 @@ def classify(
     rel_tol: float = 0.001,
     abs_eps: float = 0.0,
 ) -> Touches:
-    """Touch flags and labels: B is touched when low ≤ B ≤ high or |close − B| ≤ eps."""
+    """Touch flags and labels: B is touched when low ≤ B ≤ high (to within TIE_REL relative)
+    or |close − B| ≤ eps."""
     has_bands = ~(np.isnan(bands.lower) | np.isnan(bands.mid) | np.isnan(bands.upper))
     eps = np.maximum(rel_tol * (bands.upper - bands.lower), abs_eps)
     # NaN bands compare False everywhere; has_bands keeps those rows unflagged and unlabelled.
+    # A band within TIE_REL of the low or high counts as touched: TA-Lib's running sums can put
+    # a band a few ulps off the value it would have exactly.
     flags = [
-        has_bands & (((low <= b) & (b <= high)) | (np.abs(close - b) <= eps))
+        has_bands
+        & (
+            ((low - TIE_REL * np.abs(b) <= b) & (b <= high + TIE_REL * np.abs(b)))
+            | (np.abs(close - b) <= eps)
+        )
         for b in (bands.lower, bands.mid, bands.upper)
     ]
     mask = flags[0] * 1 + flags[1] * 2 + flags[2] * 4
@@ -220,35 +256,48 @@ def _forward(
     horizons: Sequence[int],
 ) -> pd.DataFrame:
     """Forward returns (close(t+h)/close(t) − 1)·1e4 per label, only where t+h is in t's segment."""
-    n_labels = len(LABELS)
+    table = forward_returns(close, segment, codes, len(LABELS), horizons)
+    table["label"] = _categories(table.pop("group").to_numpy())
+    table.insert(0, "series", series)
+    return table.loc[:, ["series", "label", *FORWARD_STATS]]
+
+
+def forward_returns(
+    close: FloatArray,
+    segment: IntArray,
+    codes: npt.NDArray[np.integer],
+    n_groups: int,
+    horizons: Sequence[int],
+) -> pd.DataFrame:
+    """Per group code (0 … n_groups − 1; negative codes are skipped) and horizon h: n, mean and
+    median of (close(t+h)/close(t) − 1)·1e4 and the share positive, where t+h is in t's segment."""
     rows = []
     for h in horizons:
         start = codes[:-h] if h < len(codes) else codes[:0]
         ok = (start >= 0) & (segment[h:] == segment[: len(start)])
         at = np.flatnonzero(ok)
         ret = (close[at + h] / close[at] - 1.0) * 1e4
-        code = start[at]
-        n = np.bincount(code, minlength=n_labels)
-        sums = np.bincount(code, weights=ret, minlength=n_labels)
-        positive = np.bincount(code, weights=ret > 0, minlength=n_labels)
+        code = start[at].astype(np.int64)
+        n = np.bincount(code, minlength=n_groups)
+        sums = np.bincount(code, weights=ret, minlength=n_groups)
+        positive = np.bincount(code, weights=ret > 0, minlength=n_groups)
         order = np.argsort(code, kind="stable")
-        by_label = np.split(ret[order], np.cumsum(n)[:-1])
-        for c in range(n_labels):
+        by_group = np.split(ret[order], np.cumsum(n)[:-1])
+        for c in range(n_groups):
             empty = n[c] == 0
             rows.append(
                 {
-                    "label": c,
+                    "group": c,
                     "horizon": h,
                     "n": int(n[c]),
                     "mean_bps": np.nan if empty else sums[c] / n[c],
-                    "median_bps": np.nan if empty else float(np.median(by_label[c])),
+                    "median_bps": np.nan if empty else float(np.median(by_group[c])),
                     "share_positive": np.nan if empty else positive[c] / n[c],
                 }
             )
-    table = pd.DataFrame(rows)
-    table["label"] = _categories(table["label"].to_numpy())
-    table.insert(0, "series", series)
-    return table.astype({"horizon": "int64", "n": "int64"})
+    return pd.DataFrame(rows, columns=["group", *FORWARD_STATS]).astype(
+        {"group": "int64", "horizon": "int64", "n": "int64"}
+    )
 
 
 def _transitions(series: str, segment: IntArray, codes: CodeArray) -> pd.DataFrame:

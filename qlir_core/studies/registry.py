@@ -8,17 +8,25 @@ one pydantic model (`Study.parameters_model`) so a bad name or type is refused b
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import sys
+import traceback
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pydantic
 
+from qlir_core.errors import ConfigError
 from qlir_core.series import Series
+
+# User study modules are imported under this package name (`qlir_user_studies.my_breakout`).
+USER_PACKAGE = "qlir_user_studies"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,11 @@ class Study:
     @property
     def description(self) -> str:
         return (inspect.getdoc(self.function) or self.name).splitlines()[0]
+
+    @property
+    def file(self) -> Path:
+        """The file that defines the study function."""
+        return Path(inspect.getfile(self.function)).resolve()
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -106,5 +119,64 @@ def study(name: str) -> Callable[[StudyFunction], StudyFunction]:
 
 
 def registered() -> list[Study]:
-    """Every registered study by name (importing `qlir_core.studies` registers the built-ins)."""
+    """Every registered study by name (importing `qlir_core.studies` registers the built-ins,
+    `load_user_studies` the user's)."""
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def builtin_studies() -> list[Study]:
+    """The registered studies that are not from a user's studies folder."""
+    return [s for s in registered() if not s.function.__module__.startswith(USER_PACKAGE + ".")]
+
+
+class UserStudyError(ConfigError):
+    """A user study module that cannot be loaded; the message names its file."""
+
+
+def user_study_files(folder: Path) -> list[Path]:
+    """The study modules of a user's studies folder: `*.py` but not tests or `_private`."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.py") if not p.name.startswith(("test_", "_")))
+
+
+def load_user_studies(folder: Path) -> list[Study]:
+    """Import every study module of `folder` (registering its studies); the studies they
+    registered. A module that fails to import, or registers a name already taken, raises
+    UserStudyError naming the file. Loading the same folder again re-imports its modules."""
+    loaded: list[Study] = []
+    for path in user_study_files(folder.resolve()):
+        module_name = f"{USER_PACKAGE}.{path.stem}"
+        if not path.stem.isidentifier():
+            raise UserStudyError(
+                f"user study {path}: the file name must be a Python identifier (like "
+                "my_breakout.py)"
+            )
+        # A reload (the code location loads again in this process) replaces its own studies.
+        for name in [n for n, s in _REGISTRY.items() if s.function.__module__ == module_name]:
+            del _REGISTRY[name]
+        before = set(_REGISTRY)
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise UserStudyError(f"user study {path}: not a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # anything the user's code raises: the load names the file
+            del sys.modules[module_name]
+            raise UserStudyError(
+                f"user study {path} failed to import: {_described(e, path)}"
+            ) from e
+        loaded.extend(_REGISTRY[name] for name in sorted(set(_REGISTRY) - before))
+    return loaded
+
+
+def _described(error: Exception, path: Path) -> str:
+    """`NameError: name 'x' is not defined (line 12)`: the error and its line in the file."""
+    line = getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno  # the innermost line of the user's file
+    where = "" if line is None else f" (line {line})"
+    return f"{type(error).__name__}: {error}{where}"

@@ -16,10 +16,11 @@ import pandas as pd
 from qlir_core.candles import open_ms as candle_open_ms
 from qlir_core.indicators import BoolArray, FloatArray, IntArray, follows_previous, sma
 from qlir_core.intervals import DAY_MS
+from qlir_core.studies import leg_stats
+from qlir_core.studies.marks import MARK_COLUMNS, window_marks
+from qlir_core.studies.tails import TAIL_LEVELS, threshold
 
 DEFAULT_WINDOWS = (14, 50, 200)
-# S(N) levels whose tail thresholds the summary reports, and their column names.
-TAIL_LEVELS = {"tail_10pct": 0.10, "tail_5pct": 0.05, "tail_1pct": 0.01, "tail_0_1pct": 0.001}
 
 LEG_COLUMNS = (
     "series",
@@ -61,6 +62,11 @@ SUMMARY_COLUMNS = (
     "mfe_mean_bps",
     "mfe_median_bps",
 )
+MFE_TIMING_COLUMNS = (
+    *("series", "window", "direction"),
+    *("t", "legs_running", "mfe_done", "share_done"),
+)
+PERIOD_COLUMNS = ("series", "window", "direction", "days", "legs", "periods", "share")
 
 
 class Direction(Enum):
@@ -82,16 +88,23 @@ class SmaStudy:
               leg_id counts from 0 per (series, window, direction); mfe_index is 0-based.
     survival: S(N) and c(N) for N = 1 … max L + 1 (SURVIVAL_COLUMNS); c is NaN where S(N) = 0.
     summary:  one row per (series, window, direction) (SUMMARY_COLUMNS), also without legs
-              (legs 0, the rest missing); legs per day count every UTC day that has a candle.
+              (legs 0, the rest missing); legs per day count every UTC day that has a candle;
+              a tail threshold beyond the longest leg is missing (not observed).
+    marks:    one row per (window, candle) (MARK_COLUMNS), without look-ahead.
+    mfe_timing:      the share of running legs past their excursion at t (MFE_TIMING_COLUMNS).
+    legs_per_period: how many periods of 1, 7, 30 days had each leg count (PERIOD_COLUMNS).
     """
 
     legs: pd.DataFrame
     survival: pd.DataFrame
     summary: pd.DataFrame
+    marks: pd.DataFrame
+    mfe_timing: pd.DataFrame
+    legs_per_period: pd.DataFrame
 
 
 @dataclass(frozen=True)
-class _Legs:
+class Legs:
     """The legs of one (window, direction): inclusive row ranges, in time order."""
 
     starts: IntArray
@@ -127,11 +140,15 @@ def sma_study(
     days = np.unique(opens_ms // DAY_MS)
 
     leg_tables, survival_tables, summary_rows = [], [], []
+    mark_tables, timing_tables, period_tables = [], [], []
     for window in windows:
-        d = directions(sma(values, opens_ms, window, interval_ms=interval_ms), follows, flat_tol)
-        for direction in Direction:
-            legs = _find_legs(d == direction.sign, follows)
-            key: dict[str, str | float] = {
+        found = window_legs(values, opens_ms, follows, window, flat_tol, interval_ms)
+        marks = window_marks(
+            candles["open_time"], {k.value: (v.starts, v.ends) for k, v in found.items()}
+        )
+        mark_tables.append(_keyed(marks, {"series": series, "window": window}))
+        for direction, legs in found.items():
+            key: dict[str, str | int | float] = {
                 "series": series,
                 "window": window,
                 "direction": direction.value,
@@ -139,13 +156,36 @@ def sma_study(
             table = _leg_table(legs, candles, values, arrays, direction)
             leg_tables.append(_keyed(table, key))
             survival_tables.append(_keyed(survival_table(legs.lengths), key))
-            per_day = _legs_per_day(opens_ms[legs.starts] // DAY_MS, days)
+            leg_days = opens_ms[legs.starts] // DAY_MS
+            per_day = _legs_per_day(leg_days, days)
             summary_rows.append(key | _summary(legs.lengths, table["mfe_bps"].to_numpy(), per_day))
+            timing = leg_stats.mfe_timing(legs.lengths, table["mfe_index"].to_numpy())
+            timing_tables.append(_keyed(timing, key))
+            for period in leg_stats.PERIOD_DAYS:
+                counts = leg_stats.legs_per_period(leg_days, days, period)
+                spread = leg_stats.distribution(counts)
+                period_tables.append(_keyed(spread, key | {"days": period}))
     return SmaStudy(
         legs=_concat(leg_tables, LEG_COLUMNS),
         survival=_concat(survival_tables, SURVIVAL_COLUMNS),
         summary=_typed_summary(pd.DataFrame(summary_rows, columns=list(SUMMARY_COLUMNS))),
+        marks=_concat(mark_tables, MARK_COLUMNS),
+        mfe_timing=_concat(timing_tables, MFE_TIMING_COLUMNS),
+        legs_per_period=_concat(period_tables, PERIOD_COLUMNS),
     )
+
+
+def window_legs(
+    values: FloatArray,
+    opens_ms: IntArray,
+    follows: BoolArray,
+    window: int,
+    flat_tol: float = 1e-9,
+    interval_ms: int | None = None,
+) -> dict[Direction, Legs]:
+    """The up and down legs of the SMA of `values` over `window` candles."""
+    d = directions(sma(values, opens_ms, window, interval_ms=interval_ms), follows, flat_tol)
+    return {direction: _find_legs(d == direction.sign, follows) for direction in Direction}
 
 
 def directions(sma_values: FloatArray, follows: BoolArray, flat_tol: float = 1e-9) -> FloatArray:
@@ -188,12 +228,7 @@ def survival_table(lengths: IntArray) -> pd.DataFrame:
     )
 
 
-def tail_threshold(survival: FloatArray, level: float) -> int:
-    """The smallest N with S(N) ≤ level, for S given at N = 1, 2, … (ending with S = 0)."""
-    return int(np.argmax(survival <= level)) + 1
-
-
-def _find_legs(in_leg: BoolArray, follows: BoolArray) -> _Legs:
+def _find_legs(in_leg: BoolArray, follows: BoolArray) -> Legs:
     """Maximal runs of True; a gap ends a run even if both sides are True."""
     continues = np.zeros(len(in_leg), dtype=np.bool_)
     continues[1:] = in_leg[1:] & in_leg[:-1] & follows[1:]
@@ -201,11 +236,11 @@ def _find_legs(in_leg: BoolArray, follows: BoolArray) -> _Legs:
     ends_next = np.zeros(len(in_leg), dtype=np.bool_)
     ends_next[:-1] = continues[1:]
     ends = np.flatnonzero(in_leg & ~ends_next)
-    return _Legs(starts=starts.astype(np.int64), ends=ends.astype(np.int64))
+    return Legs(starts=starts.astype(np.int64), ends=ends.astype(np.int64))
 
 
 def _leg_table(
-    legs: _Legs,
+    legs: Legs,
     candles: pd.DataFrame,
     values: FloatArray,
     arrays: dict[str, FloatArray],
@@ -233,7 +268,7 @@ def _leg_table(
     )
 
 
-def _group_argmax(x: FloatArray, legs: _Legs) -> tuple[FloatArray, IntArray]:
+def _group_argmax(x: FloatArray, legs: Legs) -> tuple[FloatArray, IntArray]:
     """Per leg: max of x over its rows and the 0-based offset of its first occurrence."""
     if legs.starts.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64)
@@ -257,7 +292,6 @@ def _summary(lengths: IntArray, mfe: FloatArray, per_day: IntArray) -> dict[str,
     if lengths.size == 0:
         return row  # the remaining columns stay missing
     p50, p90, p95, p99 = np.percentile(lengths, [50, 90, 95, 99])
-    survival = survival_table(lengths)["survival"].to_numpy()
     row |= {
         "length_mean": float(lengths.mean()),
         "length_p50": float(p50),
@@ -266,7 +300,7 @@ def _summary(lengths: IntArray, mfe: FloatArray, per_day: IntArray) -> dict[str,
         "length_p99": float(p99),
         "length_max": int(lengths.max()),
     }
-    row |= {name: tail_threshold(survival, level) for name, level in TAIL_LEVELS.items()}
+    row |= {name: _missing(threshold(lengths, level)) for name, level in TAIL_LEVELS.items()}
     row |= {
         "legs_per_day_mean": float(per_day.mean()),
         "legs_per_day_median": float(np.median(per_day)),
@@ -276,6 +310,11 @@ def _summary(lengths: IntArray, mfe: FloatArray, per_day: IntArray) -> dict[str,
     return row
 
 
+def _missing(value: int | None) -> float:
+    """A threshold as a number for the summary row, NaN (null once typed) when not observed."""
+    return np.nan if value is None else float(value)
+
+
 def _typed_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """Counts as nullable integers (missing when a window has no legs), the rest as floats."""
     integers = ("legs", "length_max", *TAIL_LEVELS)
@@ -283,7 +322,7 @@ def _typed_summary(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.astype({c: "Int64" for c in integers} | {c: "float64" for c in floats})
 
 
-def _keyed(table: pd.DataFrame, key: Mapping[str, str | float]) -> pd.DataFrame:
+def _keyed(table: pd.DataFrame, key: Mapping[str, str | int | float]) -> pd.DataFrame:
     """The table with the key columns (series, window, direction) in front."""
     for position, (column, value) in enumerate(key.items()):
         table.insert(position, column, value)

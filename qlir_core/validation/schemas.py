@@ -131,6 +131,8 @@ class ManifestSchema(pa.DataFrameModel):
     bytes: Column[np.int64] = pa.Field(ge=0)
     used_weight: Column[pd.Int64Dtype] = pa.Field(nullable=True)
     attempt: Column[np.int64] = pa.Field(ge=1)
+    # Optional: ledgers written before it existed lack the column.
+    persist_ms: Column[np.float64] | None = pa.Field(nullable=True)
 
     class Config:
         strict = True

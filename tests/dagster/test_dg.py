@@ -47,14 +47,26 @@ def test_dg_list_defs_shows_every_asset_check_job_and_schedule(dg_env):
     done = dg(dg_env, "list", "defs", "--json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     listed = json.loads(done.stdout)
-    assert {a["asset_key"] for a in listed["assets"]} == {"klines", "sma_study", "band_touch_study"}
+    assert {a["asset_key"] for a in listed["assets"]} == {
+        *("klines", "sma_study", "band_touch_study", "marks_backtest", "signals"),
+    }
     assert {c["name"] for c in listed["asset_checks"]} == {
         "slice_parse",
         "slice_spacing",
         "candle_schema",
         "candle_spacing",
         "completeness",
+        "alerts",
+        "fresh_BTCUSDT_1m",  # freshness, one per series
+        "fresh_ETHUSDT_1h",
     }
-    assert {j["name"] for j in listed["jobs"]} >= {"klines_job", "klines_checks", "studies_job"}
-    assert {s["name"] for s in listed["schedules"]} == {"daily_klines", "current_day_klines"}
-    assert {s["name"] for s in listed["sensors"]} == {"studies_on_new_klines"}
+    assert {j["name"] for j in listed["jobs"]} >= {
+        *("klines_job", "klines_checks", "studies_job", "klines_freshness"),
+    }
+    assert {s["name"] for s in listed["schedules"]} == {
+        *("daily_klines", "current_day_klines", "klines_freshness_schedule"),
+    }
+    assert {s["name"] for s in listed["sensors"]} == {
+        "studies_on_new_klines",
+        "signals_on_new_klines",
+    }

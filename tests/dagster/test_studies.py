@@ -121,4 +121,6 @@ def test_new_klines_trigger_the_studies(eth_two_days):
         )
         for pk in (akpk.partition_key for akpk in subset.expensively_compute_asset_partitions())
     }
-    assert requested == {("sma_study", "ETHUSDT-1m"), ("band_touch_study", "ETHUSDT-1m")}
+    # every registered study, and the live signal, of that series
+    expected = {(s.name, "ETHUSDT-1m") for s in registered()} | {("signals", "ETHUSDT-1m")}
+    assert requested == expected

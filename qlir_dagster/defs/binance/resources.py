@@ -7,7 +7,9 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from qlir_core import logs
 from qlir_core.ingest import SourceMode, Sources
+from qlir_core.pacing import Budget
 from qlir_core.sources.archive import ArchiveClient
 from qlir_core.sources.rest import RestClient
 from qlir_core.storage import Store
@@ -21,6 +23,8 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     source: SourceMode = SourceMode.AUTO
     rest_url: str
     archive_url: str
+    # `file` or redis://…; None: $QLIR_BUDGET_STORE, else `file` (qlir_core.budget_store).
+    budget_store: str | None = None
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Runs killed before this one (kill -9, a crash) still show as started; without a daemon
@@ -30,7 +34,8 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @contextmanager
     def sources(self) -> Iterator[Sources]:
-        with RestClient(self.rest_url) as client:
+        budget = Budget.for_url(self.rest_url, store=self.budget_store)
+        with RestClient(self.rest_url, budget=budget) as client:
             yield Sources(self.source, client, ArchiveClient(self.archive_url))
 
 
@@ -38,8 +43,21 @@ class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The storage root: a local folder or `s3://bucket/prefix` (credentials from the AWS chain)."""
 
     root: str
+    # Logging of the run's process (qlir_core.logs); log_dir None: <Dagster home>/logs, off: none.
+    log_profile: logs.Profile = logs.Profile.QLIR_INFO
+    log_dir: str | None = None
+    log_split: logs.Split = logs.Split.NONE
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Here, not at load: only a run writes the log file, every record carries its run id,
+        # and the levels are applied after Dagster's log manager has set up the run.
+        run = context.run
+        home = None if context.instance is None else context.instance.root_directory
+        logs.configure(
+            logs.LogSettings.of(self.log_profile, self.log_dir, self.log_split),
+            home=home,
+            run_id=None if run is None else run.run_id,
+        )
         # A missing bucket, bad credentials or a dead endpoint fail the run here, in seconds,
         # before anything is downloaded.
         self.store().check()

@@ -2,11 +2,13 @@
 history as one dataset scan and hands its tables to the study IO manager."""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 
 from qlir_core.series import Series
-from qlir_core.studies import Study, StudyResult, registered
+from qlir_core.studies import Study, StudyResult
+from qlir_core.studies.registry import builtin_studies, load_user_studies
 from qlir_dagster.defs.binance.resources import StorageResource
 from qlir_dagster.defs.studies.jobs import STUDIES
 from qlir_dagster.defs.studies.metadata import study_metadata
@@ -16,9 +18,15 @@ STUDY_IO_MANAGER = "study_io_manager"
 
 
 def build_study_assets(
-    series_partitions: dg.StaticPartitionsDefinition, klines: dg.AssetsDefinition
+    series_partitions: dg.StaticPartitionsDefinition,
+    klines: dg.AssetsDefinition,
+    studies_path: str | None = None,
 ) -> list[dg.AssetsDefinition]:
-    return [_study_asset(s, series_partitions, klines) for s in registered()]
+    """One asset per built-in study and per study in the user's folder `studies_path` (a
+    module there that fails to import fails the load, naming its file)."""
+    user = [] if studies_path is None else load_user_studies(Path(studies_path))
+    studies = {s.name: s for s in [*builtin_studies(), *user]}
+    return [_study_asset(studies[name], series_partitions, klines) for name in sorted(studies)]
 
 
 def _study_asset(

@@ -1,0 +1,1 @@
+"""The `qlir` command."""

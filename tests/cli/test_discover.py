@@ -1,0 +1,122 @@
+"""`qlir series discover` against qlir-sim serving an exchangeInfo body in Binance's shape:
+only the symbols that pass the filters, written into qlir.toml with its comments kept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from qlir_sim import Mirror, serve
+from tests.cli.conftest import HERE, SETTINGS, exchange_info_symbols
+
+
+@pytest.fixture(scope="module")
+def exchange(mirror):
+    with serve(Mirror(mirror), listing=exchange_info_symbols()) as url:
+        yield url
+
+
+def test_all_usdt_symbols_trading_on_spot_are_written_keeping_the_comments(
+    project, qlir, exchange, monkeypatch
+):
+    monkeypatch.setenv("QLIR_BINANCE_REST_URL", exchange)
+    done = qlir("series", "discover", "--quote", "USDT", "--intervals", "1m", "--write")
+    assert done.code == 0, done.err
+    # ETHBTC (BTC quote), BTCUSDC (USDC), LUNAUSDT (BREAK) and BNBUSDT (margin only) are out
+    assert done.out.splitlines() == ["BTCUSDT-1m", "ETHUSDT-1m"]
+    # the same two keys as before: the file is byte for byte what it was, comments and all
+    assert (project / "qlir.toml").read_text() == SETTINGS.format(start="2023-01-01")
+
+    done = qlir("series", "discover", "--quote", "USDT", "--intervals", "1m,1h", "--write")
+    assert done.code == 0, done.err
+    text = (project / "qlir.toml").read_text()
+    assert tomllib.loads(text)["series"] == ["BTCUSDT-1m", "BTCUSDT-1h", "ETHUSDT-1m", "ETHUSDT-1h"]
+    assert text.startswith("# The markets this project keeps.\n")
+    assert "]  # edited by hand\n" in text
+    assert 'data_root = "./data"  # beside this file\n' in text
+    assert tomllib.loads(text)["start_date"] == "2023-01-01"
+
+
+def test_the_filters_choose_the_symbols(project, qlir, exchange):
+    def found(*filters: str) -> list[str]:
+        done = qlir("series", "discover", "--rest-url", exchange, *filters)
+        assert done.code == 0, done.err
+        return done.out.splitlines()
+
+    assert found() == ["BTCUSDC-1m", "BTCUSDT-1m", "ETHBTC-1m", "ETHUSDT-1m"]
+    assert found("--quote", "BTC") == ["ETHBTC-1m"]
+    assert found("--status", "BREAK") == ["LUNAUSDT-1m"]
+    assert found("--permission", "MARGIN", "--quote", "USDT") == [
+        "BNBUSDT-1m",
+        "BTCUSDT-1m",
+        "ETHUSDT-1m",
+    ]
+    assert len(found("--status", "any", "--permission", "any")) == 6
+
+
+def test_without_write_the_settings_file_is_untouched(project, qlir, exchange):
+    before = (project / "qlir.toml").read_bytes()
+    assert qlir("series", "discover", "--rest-url", exchange, "--quote", "USDT").code == 0
+    assert (project / "qlir.toml").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (
+            ["--rest-url", "http://127.0.0.1:9"],
+            1,
+            "error: GET http://127.0.0.1:9/api/v3/exchangeInfo",
+        ),
+        (
+            ["--rest-url", "ftp://example"],
+            2,
+            "'ftp://example': expected an http:// or https:// URL",
+        ),
+        (["--intervals", "7m"], 2, "unknown interval '7m'"),
+        (["--intervals", "1w"], 2, "1w does not divide a day"),
+        (["--quote", "XYZ"], 1, "passes the filters"),
+    ],
+    ids=["unreachable", "not-http", "unknown-interval", "weekly", "nothing-found"],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(project, qlir, exchange, args, code, says):
+    before = (project / "qlir.toml").read_bytes()
+    url = [] if "--rest-url" in args else ["--rest-url", exchange]
+    done = qlir("series", "discover", *url, *args, "--write")
+    assert done.code == code
+    assert says in done.one_error_line()
+    assert (project / "qlir.toml").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_qlir_sim_serves_an_exchange_info_file(project, qlir, mirror):
+    """`qlir-sim --exchange-info FILE`, the local exchange as a user starts it."""
+    command = [str(Path(sys.executable).parent / "qlir-sim"), "--mirror", str(mirror)]
+    command += ["--exchange-info", str(HERE / "exchange_info.json")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as sim:
+        try:
+            assert sim.stdout is not None
+            url = sim.stdout.readline().strip()
+            done = qlir("series", "discover", "--rest-url", url, "--quote", "USDT", "--write")
+        finally:
+            sim.terminate()
+    assert done.code == 0, done.err
+    assert tomllib.loads((project / "qlir.toml").read_text())["series"] == [
+        "BTCUSDT-1m",
+        "ETHUSDT-1m",
+    ]
+
+
+def test_qlir_sim_refuses_a_file_that_is_not_exchange_info(tmp_path, mirror):
+    bad = tmp_path / "info.json"
+    bad.write_text('{"symbols": "BTCUSDT"}')
+    command = [str(Path(sys.executable).parent / "qlir-sim"), "--mirror", str(mirror)]
+    done = subprocess.run(
+        [*command, "--exchange-info", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "not an exchangeInfo body" in done.stderr
