@@ -20,6 +20,7 @@ _LIMITS = Limits()  # Binance's defaults
 _FAULT_HELP = {
     "error_rate": "share of REST and archive requests answered 500/502/503/504",
     "latency_ms": "milliseconds added to every REST and archive request",
+    "latency_jitter_ms": "up to this many milliseconds more per request, uniformly at random",
     "timeout_rate": "share of requests that hang --hang-seconds before answering",
     "hang_seconds": "how long a timed-out request hangs (longer than the client's timeout)",
     "truncate_rate": "share of klines bodies cut short (invalid JSON)",
