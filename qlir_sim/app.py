@@ -11,9 +11,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from types import FrameType
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -42,10 +41,8 @@ def create_app(
     faults: Faults | None = None,
     fault_seed: int = 0,
     clock: Clock = time.time,
-    listing: Sequence[dict[str, Any]] | None = None,
 ) -> Starlette:
-    """A Starlette app serving `market` over Binance's REST and archive paths, plus `/sim/*`;
-    `listing` is exchangeInfo's `symbols` (default: made from the market's symbols)."""
+    """A Starlette app serving `market` over Binance's REST and archive paths, plus `/sim/*`."""
     routes = [
         Route(binance.KLINES_PATH, rest_endpoint(binance.KLINES_WEIGHT, rest.klines)),
         Route(
@@ -61,14 +58,7 @@ def create_app(
         Route("/sim/reset", reset, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    app.state.exchange = Exchange(
-        market,
-        limits or Limits(),
-        faults or Faults(),
-        fault_seed,
-        clock,
-        None if listing is None else tuple(listing),
-    )
+    app.state.exchange = Exchange(market, limits or Limits(), faults or Faults(), fault_seed, clock)
     return app
 
 
@@ -256,12 +246,9 @@ def serve(
     host: str = HOST,
     port: int = 0,
     log_level: str = "warning",
-    listing: Sequence[dict[str, Any]] | None = None,
 ) -> Iterator[str]:
     """Run the exchange in a background thread; yields its base URL and stops it on exit."""
-    app = create_app(
-        market, limits=limits, faults=faults, fault_seed=fault_seed, clock=clock, listing=listing
-    )
+    app = create_app(market, limits=limits, faults=faults, fault_seed=fault_seed, clock=clock)
     sock = listen(host, port)
     server = make_server(app, log_level)
     thread = threading.Thread(
