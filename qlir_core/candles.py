@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv as pacsv
 
 from qlir_core.binance import MICROS_FROM
 from qlir_core.errors import Malformation, MalformedFile, MalformedPage
@@ -43,6 +45,12 @@ COLUMNS = (
 )
 _RAW_FIELDS = (*COLUMNS, "ignore")
 TIME_DTYPE = "datetime64[ms, UTC]"
+# The archive CSV's fields as pyarrow parses them ("ignore" kept as text: it is never read).
+_CSV_TYPES = (
+    {c: pa.int64() for c in ("open_time", "close_time", "trades")}
+    | {c: pa.float64() for c in FLOAT_COLUMNS}
+    | {"ignore": pa.string()}
+)
 
 
 def empty() -> pd.DataFrame:
@@ -64,20 +72,14 @@ def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
             Malformation.TRUNCATED_CSV,
         )
     try:
-        raw = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            skiprows=skip,
-            names=list(_RAW_FIELDS),
-            dtype={"open_time": "int64", "close_time": "int64", "trades": "int64"}
-            | {c: "float64" for c in FLOAT_COLUMNS}
-            | {"ignore": "string"},
-            on_bad_lines="error",
-            engine="c",
-        )
-    except (ValueError, pd.errors.ParserError) as e:
+        raw = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=list(_RAW_FIELDS), skip_rows=skip),
+            convert_options=pacsv.ConvertOptions(column_types=_CSV_TYPES),
+        ).to_pandas()
+    except pa.ArrowInvalid as e:
         raise MalformedFile(f"{source}: not a kline CSV ({e})", Malformation.BAD_CSV) from e
-    if raw.isna().any().any():
+    if raw[list(COLUMNS)].isna().any().any():
         raise MalformedFile(
             f"{source}: missing fields (a line cut short?)", Malformation.TRUNCATED_CSV
         )

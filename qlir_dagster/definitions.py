@@ -32,6 +32,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
                 source=settings.source,
                 rest_url=settings.binance_rest_url,
                 archive_url=settings.binance_archive_url,
+                workers=settings.fetch_workers,
             ),
             "storage": StorageResource(root=settings.data_root),
             STUDY_IO_MANAGER: StudyIOManager(root=settings.data_root),

@@ -21,6 +21,7 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     source: SourceMode = SourceMode.AUTO
     rest_url: str
     archive_url: str
+    workers: int = 8  # partitions fetched at once (QLIR_FETCH_WORKERS)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Runs killed before this one (kill -9, a crash) still show as started; without a daemon
@@ -30,8 +31,8 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @contextmanager
     def sources(self) -> Iterator[Sources]:
-        with RestClient(self.rest_url) as client:
-            yield Sources(self.source, client, ArchiveClient(self.archive_url))
+        with RestClient(self.rest_url) as client, ArchiveClient(self.archive_url) as archive:
+            yield Sources(self.source, client, archive)
 
 
 class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
