@@ -14,11 +14,10 @@ import time
 import zipfile
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pandas as pd
-from upath import UPath
 
 from qlir_core import binance, candles
 from qlir_core.errors import (
@@ -31,6 +30,9 @@ from qlir_core.errors import (
     ServerError,
 )
 from qlir_core.series import Series
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 DEFAULT_URL = binance.ARCHIVE_URL
 TIMEOUT_S = 30.0  # a day's zip of 1s candles is a few MB
@@ -54,6 +56,8 @@ class ArchiveClient:
         if self.base_url.startswith(("http://", "https://")):
             self._http: httpx.Client | None = httpx.Client(timeout=TIMEOUT_S)
         else:
+            from upath import UPath  # fsspec's filesystems, loaded only for such a root
+
             self._http = None
             self._base = UPath(self.base_url, **storage_options)
 
