@@ -14,9 +14,8 @@ import dagster as dg
 
 STORAGES = {
     "dagster sqlite": "storage:\n  sqlite:\n    base_dir: {home}\n",
-    "qlir LocalSqliteStorage": (
-        "storage:\n  custom:\n    module: qlir_dagster.sqlite_storage\n"
-        "    class: LocalSqliteStorage\n    config:\n      base_dir: {home}\n"
+    "qlir LocalInstance": (
+        "instance_class:\n  module: qlir_dagster.sqlite_storage\n  class: LocalInstance\n"
     ),
 }
 
