@@ -78,6 +78,8 @@ def main() -> None:
     finally:
         sim.terminate()
         sim.wait()
+    stored = list((work / "data" / "klines").rglob("data.parquet"))
+    assert len(stored) == 1, f"the klines partition was not stored: {stored}"
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, t in times.items():
         print(f"{name}: median {medians[name]:.2f} s (" + ", ".join(f"{x:.2f}" for x in t) + ")")
