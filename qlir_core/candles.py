@@ -112,15 +112,23 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
             f"{source}: kline #{bad} does not have 12 fields: {rows[bad]!r:.120}",
             Malformation.FIELD_COUNT,
         )
-    frame = pd.DataFrame(rows, columns=list(_RAW_FIELDS)).drop(columns="ignore")
+    # Column by column through pyarrow: its casts parse the numbers sent as strings in C++.
+    fields = dict(zip(_RAW_FIELDS, zip(*rows, strict=True), strict=True))
     try:
-        for c in ("open_time", "close_time", "trades"):
-            frame[c] = pd.to_numeric(frame[c], errors="raise").astype("int64")
-        for c in FLOAT_COLUMNS:
-            frame[c] = pd.to_numeric(frame[c], errors="raise").astype("float64")
-    except (ValueError, TypeError) as e:
+        frame = pd.DataFrame({c: _numbers(fields[c], _CSV_TYPES[c]) for c in COLUMNS})
+    except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
         raise MalformedPage(f"{source}: non-numeric field ({e})", Malformation.NON_NUMERIC) from e
     return _typed(frame)
+
+
+def _numbers(values: tuple[Any, ...], kind: pa.DataType) -> np.ndarray:
+    """`values` (numbers, or numbers as strings) as a numpy array of `kind`; ValueError or an
+    Arrow error for anything else, a missing value included."""
+    array = pa.array(values)
+    if array.null_count:
+        raise ValueError("a field is null")
+    numbers: np.ndarray = array.cast(kind).to_numpy()
+    return numbers
 
 
 def final_only(candles: pd.DataFrame, now_ms: int) -> pd.DataFrame:
