@@ -45,10 +45,14 @@ def ranged_run(days: int) -> float:
     }
     try:
         subprocess.run(
+            [sys.executable, "-m", "dagster", "instance", "migrate"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
             [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
              "qlir_dagster.definitions", "--select", "klines",
              "--partition-range", f"{FIRST}|{KEY}...{last}|{KEY}"],
-            env=env, check=True, capture_output=True,
+            env=env, check=True, capture_output=True, text=True,
         )  # fmt: skip
     finally:
         sim.terminate()

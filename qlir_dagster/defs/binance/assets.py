@@ -26,7 +26,6 @@ from qlir_dagster.defs.binance.partitions import partition_key, split_key
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 
 BINANCE_POOL = "binance_api"
-BACKFILL_BATCH = 366  # partitions per backfill run: a year of one series
 # What the body yields. Yielded, not `context.log_event`ed: Dagster writes a yielded event at
 # once, while logged ones wait for the next yield (and are lost if the process is killed first).
 Event = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation
@@ -50,9 +49,9 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
         check_specs=checks.specs(partitions_def),
         can_subset=True,
         partitions_def=partitions_def,
-        # A backfill launched from the UI runs in batches: each run's bookkeeping stays small,
-        # and batches can run side by side (the binance_api pool says how many).
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_BATCH),
+        # One run per range: `dagster asset materialize --partition-range` accepts no other
+        # policy (a multi-run one needs the daemon to split the range).
+        backfill_policy=dg.BackfillPolicy.single_run(),
         pool=BINANCE_POOL,
         # For unexpected errors (a storage write, a crash in a library). Partitions refused on
         # purpose are not retried by Dagster: their requests were already retried with backoff.
