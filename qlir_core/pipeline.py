@@ -38,7 +38,9 @@ class Fetched:
 
     source: Source | None  # the source of the last request; None when nothing was asked
     requests: int
-    seconds: float
+    seconds: float  # the whole partition: fetch, validation and persist
+    request_ms: float = 0.0  # the requests' own durations, summed
+    validate_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,17 @@ def _ingest(
 ) -> Outcome:
     started = time.perf_counter()
     ledger: list[ManifestRow] = []
+    took_ms = 0.0  # validation's, once it has run
 
     def fetched() -> Fetched:
         source = ledger[-1].source if ledger else None
-        return Fetched(source, len(ledger), round(time.perf_counter() - started, 3))
+        return Fetched(
+            source,
+            len(ledger),
+            round(time.perf_counter() - started, 3),
+            request_ms=round(sum(r.duration_ms for r in ledger), 1),
+            validate_ms=round(took_ms, 1),
+        )
 
     try:
         part = fetch_partition(series, day, sources, now_ms=now_ms, log=log, ledger=ledger)

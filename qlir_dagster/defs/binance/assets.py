@@ -172,4 +172,6 @@ def _metadata(outcome: Stored | KeptPrevious) -> dict[str, dg.MetadataValue]:
         "source": dg.MetadataValue.text("none" if source is None else source.value),
         "requests": dg.MetadataValue.int(outcome.fetched.requests),
         "seconds": dg.MetadataValue.float(outcome.fetched.seconds),
+        "request_ms": dg.MetadataValue.float(outcome.fetched.request_ms),
+        "validate_ms": dg.MetadataValue.float(outcome.fetched.validate_ms),
     }
