@@ -1,7 +1,12 @@
-"""Backfill speed: one partition from the CLI, and 3 series × N days of 1m candles from the
-synthetic archive as Dagster ranged runs beside the same work as a plain loop without Dagster.
+"""Backfill speed: 3 series × N days of 1m candles from the local exchange's archive, as Dagster
+ranged runs (`dagster asset materialize --partition-range`, one per series, with the shipped
+dagster.yaml) beside the same work (fetch, validate, decide, publish) as a plain loop without
+Dagster, one partition at a time and with the runs' concurrency.
 
-    uv run python bench/bench_backfill.py [--days 365]
+    uv run python bench/bench_backfill.py [--days 365] [--latency-ms 0]
+
+"run" is a run's own duration as Dagster records it (start to success, no process start);
+"wall" includes starting the CLI.
 """
 
 import argparse
@@ -11,40 +16,71 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
-from qlir_core.ingest import SourceMode, Sources, fetch_partition
+import dagster as dg
+
+from qlir_core.ingest import SourceMode, Sources
+from qlir_core.pipeline import ingest_partitions
 from qlir_core.series import Series
 from qlir_core.slices import days_between
 from qlir_core.sources.archive import ArchiveClient
 from qlir_core.sources.rest import RestClient
 from qlir_core.storage import Store
-from qlir_dagster.demo import local_exchange
 
 SERIES = ["BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"]
+WORKERS = 8
 
 
-def cli(args: list[str], env: dict[str, str]) -> float:
+def exchange(first: date, days: int, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
+    command = [
+        sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols",
+        "BTCUSDT,ETHUSDT,SOLUSDT", "--intervals", "1m", "--start", first.isoformat(),
+        "--days", str(days), "--seed", "7", "--latency-ms", str(latency_ms),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def run_seconds(home: Path) -> list[float]:
+    """Each finished run's duration, as the instance recorded it."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return [
+            r.end_time - r.start_time
+            for r in instance.get_run_records()
+            if r.start_time is not None and r.end_time is not None
+        ]
+
+
+def plain_loop(url: str, root: Path, first: date, last: date, workers: int) -> float:
+    store = Store(str(root))
+    log = logging.getLogger("bench")
+    parts = [(Series.parse(k), d) for k in SERIES for d in days_between(first, last)]
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "dagster", *args], env=env, check=True, capture_output=True
-    )
+    with RestClient(url) as rest, ArchiveClient(url) as archive:
+        sources = Sources(SourceMode.ARCHIVE, rest, archive)
+        for _ in ingest_partitions(parts, sources, store, workers=workers, log=log):
+            pass
     return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--latency-ms", type=int, default=0)
     args = parser.parse_args()
     first = date(2024, 1, 1)
     last = first + timedelta(days=args.days - 1)
+    n = len(SERIES) * args.days
     work = Path(tempfile.mkdtemp(prefix="qlir-bench-"))
     home = work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
-
-    with local_exchange("BTCUSDT,ETHUSDT,SOLUSDT", "1m", first, args.days + 1) as url:
+    os.environ["DAGSTER_HOME"] = str(home)  # the shipped dagster.yaml reads it
+    sim, url = exchange(first, args.days + 1, args.latency_ms)
+    try:
         env = os.environ | {
             "DAGSTER_HOME": str(home),
             "QLIR_CONFIG": "/dev/null",
@@ -53,42 +89,39 @@ def main() -> None:
             "QLIR_SOURCE": "archive",
             "QLIR_BINANCE_REST_URL": url,
             "QLIR_BINANCE_ARCHIVE_URL": url,
+            "QLIR_DATA_ROOT": str(work / "dagster"),
+            "QLIR_FETCH_WORKERS": str(WORKERS),
         }
+        subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
         base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
-
-        env["QLIR_DATA_ROOT"] = str(work / "one")
-        one = cli([*base, "--partition", f"{first}|BTCUSDT-1m"], env)
-        print(f"one partition, CLI (process start included): {one:.1f} s")
-
-        env["QLIR_DATA_ROOT"] = str(work / "dagster")
         started = time.perf_counter()
         for key in SERIES:
-            cli([*base, "--partition-range", f"{first}|{key}...{last}|{key}"], env)
-        ranged = time.perf_counter() - started
-        n = len(SERIES) * args.days
-        print(
-            f"{n} partitions as {len(SERIES)} ranged CLI runs: {ranged:.1f} s "
-            f"({ranged / n * 1000:.1f} ms/partition)"
-        )
-
-        store = Store(str(work / "plain"))
-        log = logging.getLogger("bench")
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        started = time.perf_counter()
-        with RestClient(url) as rest:
-            sources = Sources(SourceMode.ARCHIVE, rest, ArchiveClient(url))
-            for key in SERIES:
-                for day in days_between(first, last):
-                    store.publish(
-                        fetch_partition(Series.parse(key), day, sources, now_ms=now_ms, log=log)
-                    )
-        plain = time.perf_counter() - started
-        print(
-            f"{n} partitions as a plain loop without Dagster: {plain:.1f} s "
-            f"({plain / n * 1000:.1f} ms/partition); Dagster/plain = {ranged / plain:.2f}"
-        )
+            subprocess.run(
+                ["dagster", *base, "--partition-range", f"{first}|{key}...{last}|{key}"],
+                env=env, check=True, capture_output=True,
+            )  # fmt: skip
+        wall = time.perf_counter() - started
+        run = sum(run_seconds(home))
+        sequential = plain_loop(url, work / "plain-1", first, last, workers=1)
+        concurrent = plain_loop(url, work / "plain-n", first, last, workers=WORKERS)
+    finally:
+        sim.terminate()
+        sim.wait()
     stored = sum(1 for _ in (work / "dagster" / "klines").rglob("data.parquet"))
-    print(f"partitions stored by the ranged runs: {stored}")
+    print(f"{n} partitions, latency {args.latency_ms} ms, {WORKERS} workers")
+    print(
+        f"dagster ranged runs: run {run:.1f} s ({run / n * 1000:.1f} ms/partition), "
+        f"wall {wall:.1f} s; partitions stored {stored}"
+    )
+    print(f"plain loop, 1 at a time: {sequential:.1f} s ({sequential / n * 1000:.1f} ms/partition)")
+    print(
+        f"plain loop, {WORKERS} at a time: {concurrent:.1f} s "
+        f"({concurrent / n * 1000:.1f} ms/partition)"
+    )
+    print(
+        f"dagster run / plain 1 at a time = {run / sequential:.2f}; "
+        f"dagster run / plain {WORKERS} at a time = {run / concurrent:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ import dagster as dg
 
 STORAGES = {
     "dagster sqlite": "storage:\n  sqlite:\n    base_dir: {home}\n",
-    "qlir LocalSqliteStorage": (
-        "storage:\n  custom:\n    module: qlir_dagster.sqlite_storage\n"
-        "    class: LocalSqliteStorage\n    config:\n      base_dir: {home}\n"
+    "qlir LocalInstance": (
+        "instance_class:\n  module: qlir_dagster.sqlite_storage\n  class: LocalInstance\n"
     ),
 }
 
@@ -46,8 +45,11 @@ def main() -> None:
             times[name].append(per_event_ms(yaml, args.events))
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, m in medians.items():
-        print(f"{name}: {m:.2f} ms per materialization event (rounds: "
-              + ", ".join(f"{t:.2f}" for t in times[name]) + ")")
+        print(
+            f"{name}: {m:.2f} ms per materialization event (rounds: "
+            + ", ".join(f"{t:.2f}" for t in times[name])
+            + ")"
+        )
     dagster_ms, qlir_ms = medians.values()
     print(f"ratio dagster/qlir: {dagster_ms / qlir_ms:.1f}")
 

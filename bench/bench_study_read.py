@@ -1,13 +1,17 @@
 """The studies' input read: one year of one series' 1m candles stored as 366 day partitions,
-read back as one hive dataset scan (Store.scan_candles), beside the studies on the same table.
+read back as one hive dataset scan (Store.scan_candles) beside DuckDB's `read_parquet` of the
+same files (both to a pandas table), in alternating rounds; then the studies on the table.
 
-    uv run python bench/bench_study_read.py
+    cd bench && uv run python bench_study_read.py [--rounds 5]
 """
 
+import argparse
 import logging
+import statistics
 import tempfile
 import time
 
+import duckdb
 from bench_studies import synthetic_candles
 
 from qlir_core.series import Series
@@ -26,11 +30,24 @@ def main() -> None:
     for day, rows in by_day:
         store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
     print(f"stored {len(table)} candles as {by_day.ngroups} partitions under {root}")
-    for attempt in range(3):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    files = f"{root}/klines/symbol={SERIES.symbol}/interval={SERIES.interval.value}/*/data.parquet"
+    query = f"SELECT * EXCLUDE (date) FROM read_parquet('{files}', hive_partitioning = true)"
+    times: dict[str, list[float]] = {"scan_candles": [], "duckdb": []}
+    for _ in range(args.rounds):
         started = time.perf_counter()
         read = store.scan_candles(SERIES)
-        seconds = time.perf_counter() - started
-        print(f"scan_candles read {len(read)} rows in {seconds:.2f} s (attempt {attempt + 1})")
+        times["scan_candles"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        rows = len(duckdb.sql(query).df())
+        times["duckdb"].append(time.perf_counter() - started)
+        assert rows == len(read)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    for name, t in times.items():
+        print(f"{name}: median {medians[name]:.3f} s (" + ", ".join(f"{x:.3f}" for x in t) + ")")
+    print(f"scan_candles / duckdb = {medians['scan_candles'] / medians['duckdb']:.2f}")
     assert read.equals(table)
     for study in registered():
         started = time.perf_counter()

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv as pacsv
 
 from qlir_core.binance import MICROS_FROM
 from qlir_core.errors import Malformation, MalformedFile, MalformedPage
@@ -43,6 +45,12 @@ COLUMNS = (
 )
 _RAW_FIELDS = (*COLUMNS, "ignore")
 TIME_DTYPE = "datetime64[ms, UTC]"
+# The archive CSV's fields as pyarrow parses them ("ignore" kept as text: it is never read).
+_CSV_TYPES = (
+    {c: pa.int64() for c in ("open_time", "close_time", "trades")}
+    | {c: pa.float64() for c in FLOAT_COLUMNS}
+    | {"ignore": pa.string()}
+)
 
 
 def empty() -> pd.DataFrame:
@@ -64,20 +72,14 @@ def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
             Malformation.TRUNCATED_CSV,
         )
     try:
-        raw = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            skiprows=skip,
-            names=list(_RAW_FIELDS),
-            dtype={"open_time": "int64", "close_time": "int64", "trades": "int64"}
-            | {c: "float64" for c in FLOAT_COLUMNS}
-            | {"ignore": "string"},
-            on_bad_lines="error",
-            engine="c",
-        )
-    except (ValueError, pd.errors.ParserError) as e:
+        raw = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=list(_RAW_FIELDS), skip_rows=skip),
+            convert_options=pacsv.ConvertOptions(column_types=_CSV_TYPES),
+        ).to_pandas()
+    except pa.ArrowInvalid as e:
         raise MalformedFile(f"{source}: not a kline CSV ({e})", Malformation.BAD_CSV) from e
-    if raw.isna().any().any():
+    if raw[list(COLUMNS)].isna().any().any():
         raise MalformedFile(
             f"{source}: missing fields (a line cut short?)", Malformation.TRUNCATED_CSV
         )
@@ -110,15 +112,23 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
             f"{source}: kline #{bad} does not have 12 fields: {rows[bad]!r:.120}",
             Malformation.FIELD_COUNT,
         )
-    frame = pd.DataFrame(rows, columns=list(_RAW_FIELDS)).drop(columns="ignore")
+    # Column by column through pyarrow: its casts parse the numbers sent as strings in C++.
+    fields = dict(zip(_RAW_FIELDS, zip(*rows, strict=True), strict=True))
     try:
-        for c in ("open_time", "close_time", "trades"):
-            frame[c] = pd.to_numeric(frame[c], errors="raise").astype("int64")
-        for c in FLOAT_COLUMNS:
-            frame[c] = pd.to_numeric(frame[c], errors="raise").astype("float64")
-    except (ValueError, TypeError) as e:
+        frame = pd.DataFrame({c: _numbers(fields[c], _CSV_TYPES[c]) for c in COLUMNS})
+    except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
         raise MalformedPage(f"{source}: non-numeric field ({e})", Malformation.NON_NUMERIC) from e
     return _typed(frame)
+
+
+def _numbers(values: tuple[Any, ...], kind: pa.DataType) -> np.ndarray:
+    """`values` (numbers, or numbers as strings) as a numpy array of `kind`; ValueError or an
+    Arrow error for anything else, a missing value included."""
+    array = pa.array(values)
+    if array.null_count:
+        raise ValueError("a field is null")
+    numbers: np.ndarray = array.cast(kind).to_numpy()
+    return numbers
 
 
 def final_only(candles: pd.DataFrame, now_ms: int) -> pd.DataFrame:

@@ -11,10 +11,10 @@ n / w such calls, each vectorized in C.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import talib
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,7 +71,7 @@ def sma(
     _check_period(window, minimum=1)
     out = np.full(len(x), np.nan)
     for start, end in _long_segments(open_ms, interval_ms, window):
-        out[start:end] = talib.SMA(x[start:end], timeperiod=window)
+        out[start:end] = _talib().SMA(x[start:end], timeperiod=window)
     return out
 
 
@@ -89,12 +89,12 @@ def bbands(
     lower, mid, upper = (np.full(len(x), np.nan) for _ in range(3))
     for start, end in _long_segments(open_ms, interval_ms, period):
         # matype 0 is TA-Lib's SMA; the stubs ask for their MA_Type enum, the binding takes ints.
-        up, md, lo = talib.BBANDS(
+        up, md, lo = _talib().BBANDS(
             x[start:end],
             timeperiod=period,
             nbdevup=k,
             nbdevdn=k,
-            matype=0,  # type: ignore[arg-type]
+            matype=0,
         )
         upper[start:end], mid[start:end], lower[start:end] = up, md, lo
     return Bands(lower=lower, mid=mid, upper=upper)
@@ -127,3 +127,10 @@ def _long_segments(
     starts, ends = segment_bounds(open_ms, interval_ms)
     keep = ends - starts >= window
     return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+
+
+def _talib() -> Any:
+    """TA-Lib, imported on first use: defining the studies does not load it."""
+    import talib
+
+    return talib

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.wait import wait_exponential, wait_random_exponential
 
-from qlir_core import candles, manifest
+from qlir_core import candles, logs, manifest
 from qlir_core.binance import KLINES_WEIGHT
 from qlir_core.errors import (
     ChecksumMismatch,
@@ -62,6 +63,8 @@ from qlir_core.storage import PartitionData, RawPayload
 
 T = TypeVar("T")
 Record = Callable[[ManifestRow], None]
+# One DEBUG record per attempt (the log file's `request` events); never the run log's default.
+_REQUESTS = logs.logger(__name__)
 
 
 class SourceMode(Enum):
@@ -238,6 +241,7 @@ class _Request:
     def add(self, row: ManifestRow) -> None:
         self.rows.append(row)
         self.record(row)
+        _log_request(self.window, row)
 
     def ask(self, attempt: Callable[[], T]) -> T:
         """One answer: `attempt` (which records its row) asked again while it fails with a
@@ -310,9 +314,6 @@ class _Fetch:
             return fetched, table
 
         fetched, table = request.ask(attempt)
-        self.log.debug(
-            "archive %s: %d candles in %.0f ms", fetched.url, len(table), fetched.duration_ms
-        )
         raw = [
             RawPayload(f"{window.slice_id}.zip", fetched.zip_bytes),
             RawPayload(f"{window.slice_id}.zip.CHECKSUM", fetched.checksum),
@@ -355,6 +356,33 @@ class _Fetch:
         if self.now_ms > window.end_ms:  # closed: a short answer must be confirmed
             return confirm_short_page(window, answers)
         return next(answers)
+
+
+def _log_request(window: SliceKey, row: ManifestRow) -> None:
+    if not _REQUESTS.isEnabledFor(logging.DEBUG):
+        return
+    path, status = urlsplit(row.url).path, row.http_status or 0
+    _REQUESTS.debug(
+        "%s %s -> %s: %d candles in %.0f ms (attempt %d)",
+        row.source.name,
+        path,
+        status or row.reason.name,
+        row.n_candles,
+        row.duration_ms,
+        row.attempt,
+        extra={
+            "event": "request",
+            "series": window.series.key,
+            "day": day_of_ms(window.start_ms).isoformat(),
+            "duration_ms": row.duration_ms,
+            "source": row.source.value,
+            "path": path,
+            "status": status,
+            "attempt": row.attempt,
+            "weight": row.used_weight,
+            "bytes": row.bytes,
+        },
+    )
 
 
 def _now() -> pd.Timestamp:

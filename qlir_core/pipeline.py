@@ -1,6 +1,10 @@
 """One partition through the pipeline: fetch, validate, publish, and say what is stored after.
 
     ingest_partition(series, day, sources, store, now_ms=…, log=…) -> Outcome
+    ingest_partitions(parts, sources, store, workers=…, log=…) -> Iterator[Outcome]
+
+Many partitions go through several at a time (`ingest_partitions`): the waits on the network
+overlap, while each partition is still fetched, validated and published on its own.
 
 The outcome's report describes what storage holds once the step is over, not what was fetched:
 a kept refetch reports the stored candles. No Dagster here; the klines asset turns outcomes into
@@ -11,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
+from qlir_core import logs
 from qlir_core.errors import IpBanned, QlirError
 from qlir_core.ingest import Sources, fetch_partition
 from qlir_core.manifest import ManifestRow, SliceStatus, Source
@@ -22,6 +29,9 @@ from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_core.validation import PartitionReport, validate_partition
 
+# DEBUG records of each partition's validation and outcome, timed (the log file's events).
+_EVENTS = logs.logger(__name__)
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -29,7 +39,9 @@ class Fetched:
 
     source: Source | None  # the source of the last request; None when nothing was asked
     requests: int
-    seconds: float
+    seconds: float  # the whole partition: fetch, validation and persist
+    request_ms: float = 0.0  # the requests' own durations, summed
+    validate_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,18 +100,52 @@ def ingest_partition(
     log: logging.Logger,
 ) -> Outcome:
     """Fetch one partition, validate it, publish it unless the stored one must stay."""
+    outcome = _ingest(series, day, sources, store, now_ms=now_ms, log=log)
+    _EVENTS.debug(
+        "%s %s: %s in %.0f ms",
+        series,
+        day,
+        type(outcome).__name__,
+        outcome.fetched.seconds * 1000,
+        extra=_event("partition", series, day, outcome.fetched.seconds * 1000),
+    )
+    return outcome
+
+
+def _ingest(
+    series: Series,
+    day: date,
+    sources: Sources,
+    store: Store,
+    *,
+    now_ms: int,
+    log: logging.Logger,
+) -> Outcome:
     started = time.perf_counter()
     ledger: list[ManifestRow] = []
+    took_ms = 0.0  # validation's, once it has run
 
     def fetched() -> Fetched:
         source = ledger[-1].source if ledger else None
-        return Fetched(source, len(ledger), round(time.perf_counter() - started, 3))
+        return Fetched(
+            source,
+            len(ledger),
+            round(time.perf_counter() - started, 3),
+            request_ms=round(sum(r.duration_ms for r in ledger), 1),
+            validate_ms=round(took_ms, 1),
+        )
 
     try:
         part = fetch_partition(series, day, sources, now_ms=now_ms, log=log, ledger=ledger)
     except QlirError as e:
         return Refused(series, day, str(e), fetched(), error=e)
+    validating = time.perf_counter()
     report = validate_partition(series, day, part.candles, part.manifest, now_ms=now_ms)
+    took_ms = (time.perf_counter() - validating) * 1000
+    _EVENTS.debug(
+        "%s %s: validated in %.0f ms", series, day, took_ms,
+        extra=_event("validate", series, day, took_ms),
+    )  # fmt: skip
     if not report.passed():
         rules = ", ".join(f.rule.name for f in report.errors)
         reason = f"failed validation ({rules}); what was stored before is kept"
@@ -113,6 +159,52 @@ def ingest_partition(
         partial = is_partial(part.manifest)
         return Stored(series, day, report, decision, partial, done.source, done)
     return _kept(store, series, day, decision, now_ms, fetched())
+
+
+def ingest_partitions(
+    parts: Iterable[tuple[Series, date]],
+    sources: Sources,
+    store: Store,
+    *,
+    workers: int,
+    log: logging.Logger,
+    clock: Callable[[], int] | None = None,
+) -> Iterator[Outcome]:
+    """Each (series, day) through `ingest_partition`, up to `workers` at once, yielded as each
+    is done. The sources' clients and the request-weight budget are shared by the threads. No
+    partition starts after one is refused for a ban (every request would be refused alike); the
+    ones not started are not yielded. `clock` gives the time (ms) a partition starts at."""
+    now = clock or now_ms
+    todo = iter(parts)
+    running: set[Future[Outcome]] = set()
+    banned = False
+    with ThreadPoolExecutor(workers, thread_name_prefix="qlir-ingest") as pool:
+
+        def start(series: Series, day: date) -> Outcome:
+            return ingest_partition(series, day, sources, store, now_ms=now(), log=log)
+
+        while True:
+            while not banned and len(running) < workers and (part := next(todo, None)):
+                running.add(pool.submit(start, *part))
+            if not running:
+                return
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for outcome in sorted((f.result() for f in done), key=_order):
+                banned = banned or (isinstance(outcome, Refused) and outcome.banned)
+                yield outcome
+
+
+def _event(name: str, series: Series, day: date, duration_ms: float) -> dict[str, object]:
+    """A timed record's fields (qlir_core.logs describes them)."""
+    return {"event": name, "series": series.key, "day": day.isoformat(), "duration_ms": duration_ms}
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _order(outcome: Outcome) -> tuple[str, date]:
+    return outcome.series.key, outcome.day
 
 
 def is_partial(rows: list[ManifestRow]) -> bool:

@@ -205,7 +205,8 @@ def _persist(
             published.version,
             corrections.describe(found),
         )
-    log.info("%s: %s", where, decision)
+    # Per partition: DEBUG, off the run log (the materialization names the decision).
+    _LOG.debug("%s: %s", where, decision)
     return decision
 
 

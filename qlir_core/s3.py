@@ -11,20 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-)
-from fsspec.exceptions import FSTimeoutError
 
 from qlir_core.errors import ConfigError, NetworkError, QlirError
 
@@ -53,14 +42,36 @@ _DENIED = frozenset(
         "403",
     }
 )
-_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
-_UNREACHABLE = (
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-    FSTimeoutError,
-)
+
+
+_Kinds = tuple[type[BaseException], ...]
+
+
+@cache
+def _kinds() -> tuple[_Kinds, _Kinds, type[BaseException]]:
+    """botocore's errors (no credentials, unreachable) and its ClientError, imported on first
+    use: loading the settings does not load botocore."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        CredentialRetrievalError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
+    from fsspec.exceptions import FSTimeoutError
+
+    no_credentials = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+    unreachable = (
+        EndpointConnectionError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+        ConnectionClosedError,
+        FSTimeoutError,
+    )
+    return no_credentials, unreachable, ClientError
 
 
 def is_s3(protocol: str | tuple[str, ...]) -> bool:
@@ -119,12 +130,13 @@ def translate(error: BaseException, url: str, fs: Any) -> QlirError | None:
             f"{url}: S3 at {endpoint(fs)} refused the credentials for bucket "
             f"{bucket!r} ({code}); check the AWS credentials and their permissions"
         )
-    if _find(error, _NO_CREDENTIALS) is not None:
+    no_credentials, unreachable_kinds, _ = _kinds()
+    if _find(error, no_credentials) is not None:
         return ConfigError(
             f"{url}: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance role"
         )
-    unreachable = _find(error, _UNREACHABLE)
+    unreachable = _find(error, unreachable_kinds)
     if unreachable is not None:
         return NetworkError(
             f"{url}: cannot reach S3 at {endpoint(fs)}, or lost the connection "
@@ -153,7 +165,7 @@ def _port(port: int | None) -> str:
 
 
 def _client_code(error: BaseException) -> str | None:
-    found = _find(error, (ClientError,))
+    found = _find(error, (_kinds()[2],))
     if found is None:
         return None
     response: dict[str, Any] = getattr(found, "response", {}) or {}

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import InstanceOf, ValidationError, field_validator
+from pydantic import Field, InstanceOf, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     log_profile: Profile = Profile.QLIR_INFO
     log_dir: str | None = None
     log_split: Split = Split.NONE
+    # Partitions of a run fetched at once: their network waits overlap; the request-weight
+    # budget still paces every REST request.
+    fetch_workers: Annotated[int, Field(ge=1, le=64)] = 8
 
     @field_validator("series", mode="before")
     @classmethod

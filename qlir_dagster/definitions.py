@@ -42,6 +42,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
                 source=settings.source,
                 rest_url=settings.binance_rest_url,
                 archive_url=settings.binance_archive_url,
+                workers=settings.fetch_workers,
+                budget_store=settings.budget_store,
             ),
             "storage": StorageResource(
                 root=settings.data_root,

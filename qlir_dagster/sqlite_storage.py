@@ -16,22 +16,25 @@ here. A team's instance uses Postgres instead (deploy/dagster.yaml).
 
 Keep DAGSTER_HOME on a local disk: WAL needs memory shared between the processes.
 
-    storage:
-      custom:
-        module: qlir_dagster.sqlite_storage
-        class: LocalSqliteStorage
-        config:
-          base_dir: {env: DAGSTER_HOME}
+dagster.yaml chooses it through the instance class, whose default storage it is, so it lives
+in whichever home Dagster opens (DAGSTER_HOME, or the temporary one of `dagster dev`):
+
+    instance_class:
+      module: qlir_dagster.sqlite_storage
+      class: LocalInstance
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import yaml
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
@@ -41,6 +44,21 @@ from sqlalchemy.engine import Connection, Engine
 
 # Engines kept: the index and the few run databases written or read at a time.
 KEPT_OPEN = 8
+
+
+class LocalInstance(DagsterInstance):
+    """Dagster's instance, with LocalSqliteStorage for storage unless dagster.yaml names one."""
+
+    @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def config_defaults(base_dir: str) -> Mapping[str, ConfigurableClassData | None]:
+        storage = ConfigurableClassData(
+            __name__, LocalSqliteStorage.__name__, yaml.dump({"base_dir": base_dir})
+        )
+        return {**InstanceRef.config_defaults(base_dir), "storage": storage}
 
 
 class LocalSqliteStorage(DagsterSqliteStorage):
@@ -63,7 +81,15 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables: set[str] = set()
         super().__init__(base_dir, inst_data)
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks before every asset-check event (a new engine each time); a table, once
+        there, stays."""
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)
+        return table_name in self._tables
 
     # Dagster 1.13's `_connect`, on a kept engine instead of a new one.
     @contextmanager

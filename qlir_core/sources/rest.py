@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -115,6 +116,9 @@ class RestClient:
         self._learn = False  # a 429 came: read the limit (again) before going on
         self._learned_at = -math.inf  # monotonic time of the last try
         self._calibrated = False  # `calibrate` has read the limit, or tried and failed
+        # Threads sharing the client wait for the first one's reading of the limit, rather
+        # than sending pages paced to a guess meanwhile.
+        self._calibrating = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -159,12 +163,13 @@ class RestClient:
         again; a 429 asks again before the next request; during a ban the next request reports
         the ban, and the limit is read once it has ended."""
         self._symbol = symbol or self._symbol
-        if not self._calibrated and not self.budget.knows_limit():
-            try:
-                self._learn_limit(log)
-                self._calibrated = True
-            except IpBanned:
-                pass  # what the caller's request raises too, and records
+        with self._calibrating:
+            if not self._calibrated and not self.budget.knows_limit():
+                try:
+                    self._learn_limit(log)
+                    self._calibrated = True
+                except IpBanned:
+                    pass  # what the caller's request raises too, and records
         return self.budget.status().limit
 
     def send(self, url: str, weight: int) -> Reply:

@@ -1,21 +1,23 @@
 """The studies' charts as PNG bytes, drawn with matplotlib's Agg canvas.
 
 Figures are built directly (no pyplot), so nothing touches matplotlib's global state or backend and
-charts can be drawn from worker threads.
+charts can be drawn from worker threads. matplotlib is imported when the first chart is drawn,
+not when the studies are defined: loading the code location does not pay for it.
 """
 
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from qlir_core.studies.band_touch import LABELS
 from qlir_core.studies.sma import Direction
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _DIRECTION_COLOURS = {Direction.UP: "tab:green", Direction.DOWN: "tab:red"}
 _DPI = 100
@@ -25,7 +27,7 @@ def sma_survival_png(survival: pd.DataFrame, *, title: str = "SMA leg survival")
     """S(N) of up and down legs, one panel per window, log y (S = 0 is off the scale)."""
     windows = sorted(survival["window"].unique().tolist()) or [None]
     # At most ~10 inches wide, so the Dagster UI shows the chart without scrolling.
-    fig = Figure(figsize=(min(9.6, 3.6 * len(windows)), 3.6), dpi=_DPI, layout="constrained")
+    fig = _figure(figsize=(min(9.6, 3.6 * len(windows)), 3.6))
     axes = fig.subplots(1, len(windows), squeeze=False)[0]
     for ax, window in zip(axes, windows, strict=True):
         rows = survival[survival["window"] == window]
@@ -51,7 +53,7 @@ def sma_survival_png(survival: pd.DataFrame, *, title: str = "SMA leg survival")
 
 def band_shares_png(labels: pd.DataFrame, *, title: str = "Band-touch label shares") -> bytes:
     """Share of candles per label, bars in category order."""
-    fig = Figure(figsize=(8, 4), dpi=_DPI, layout="constrained")
+    fig = _figure(figsize=(8, 4))
     ax = fig.subplots()
     shares = labels.set_index("label")["share"].reindex(list(LABELS)).fillna(0.0)
     bars = ax.bar(range(len(LABELS)), shares.to_numpy() * 100, color=_label_colours())
@@ -64,7 +66,7 @@ def band_shares_png(labels: pd.DataFrame, *, title: str = "Band-touch label shar
 
 def band_daily_png(daily: pd.DataFrame, *, title: str = "Band-touch labels per day") -> bytes:
     """Candles per day and label, stacked in category order."""
-    fig = Figure(figsize=(10, 4.5), dpi=_DPI, layout="constrained")
+    fig = _figure(figsize=(10, 4.5))
     ax = fig.subplots()
     wide = daily.pivot_table(
         index="day", columns="label", values="count", aggfunc="sum", observed=False
@@ -83,6 +85,8 @@ def band_daily_png(daily: pd.DataFrame, *, title: str = "Band-touch labels per d
 
 def _label_colours() -> list[tuple[float, float, float, float]]:
     """Blue (below) to red (above) along the ordered labels; touch_all in black."""
+    from matplotlib import colormaps
+
     cmap = colormaps["coolwarm"]
     from_below = [cmap(float(x)) for x in np.linspace(0.0, 1.0, len(LABELS) - 1)]
     return [*from_below, (0.0, 0.0, 0.0, 1.0)]
@@ -93,7 +97,15 @@ def _with_series(title: str, table: pd.DataFrame) -> str:
     return f"{title}: {', '.join(map(str, names))}" if names else title
 
 
+def _figure(**options: Any) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(dpi=_DPI, layout="constrained", **options)
+
+
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

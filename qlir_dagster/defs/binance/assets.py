@@ -13,11 +13,11 @@ stored instead.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
 import dagster as dg
 
-from qlir_core.pipeline import KeptPrevious, Outcome, Refused, Stored, ingest_partition
+from qlir_core.pipeline import KeptPrevious, Outcome, Refused, Stored, ingest_partitions, now_ms
 from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_core.validation import PartitionReport, validate_store
@@ -49,6 +49,8 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
         check_specs=checks.specs(partitions_def),
         can_subset=True,
         partitions_def=partitions_def,
+        # One run per range: `dagster asset materialize --partition-range` accepts no other
+        # policy (a multi-run one needs the daemon to split the range).
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=BINANCE_POOL,
         # For unexpected errors (a storage write, a crash in a library). Partitions refused on
@@ -68,11 +70,12 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
         refused: dict[str, str] = {}
         stored = 0
         with binance.sources() as sources:
-            for key in keys:
-                series, day = split_key(key)
-                outcome = ingest_partition(
-                    series, day, sources, store, now_ms=_now_ms(), log=context.log
-                )
+            parts = [split_key(key) for key in keys]
+            outcomes = ingest_partitions(
+                parts, sources, store, workers=binance.workers, log=context.log
+            )
+            for outcome in outcomes:
+                key = partition_key(outcome.series, outcome.day)
                 yield from _events(context, key, outcome)
                 if isinstance(outcome, Refused):
                     refused[key] = outcome.reason
@@ -132,10 +135,10 @@ def _checks_only(context: dg.AssetExecutionContext, store: Store) -> Iterator[Ev
         reports = [
             r
             for series, days in by_series.items()
-            for r in validate_store(store, now_ms=_now_ms(), series=[series], days=days)
+            for r in validate_store(store, now_ms=now_ms(), series=[series], days=days)
         ]
     else:
-        reports = validate_store(store, now_ms=_now_ms())
+        reports = validate_store(store, now_ms=now_ms())
     context.log.info(f"re-validated {len(reports)} stored partitions")
     failed = []
     for report in reports:
@@ -169,8 +172,6 @@ def _metadata(outcome: Stored | KeptPrevious) -> dict[str, dg.MetadataValue]:
         "source": dg.MetadataValue.text("none" if source is None else source.value),
         "requests": dg.MetadataValue.int(outcome.fetched.requests),
         "seconds": dg.MetadataValue.float(outcome.fetched.seconds),
+        "request_ms": dg.MetadataValue.float(outcome.fetched.request_ms),
+        "validate_ms": dg.MetadataValue.float(outcome.fetched.validate_ms),
     }
-
-
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)

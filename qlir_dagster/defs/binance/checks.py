@@ -150,16 +150,20 @@ def _outcome(reports: Iterable[PartitionReport], rules: Sequence[Rule]) -> Outco
                 worst is None or finding.severity.rank > worst.rank
             ):
                 worst = finding.severity
-    cases = pd.concat([r.cases_of(rules) for r in reports], ignore_index=True)
     # JSON metadata is data: rules appear under the spelling the failure tables store
     per_rule = {rule.value: n for rule, n in counts.items()}
     metadata: dict[str, dg.MetadataValue] = {"violations_per_rule": dg.MetadataValue.json(per_rule)}
-    if len(cases):
-        metadata["failure_cases"] = _table(cases.head(TABLE_ROWS))
+    # The tables only where there is something to show: most partitions have nothing.
+    with_cases = [r for r in reports if any(f.rule in rules for f in r.violations)]
+    if with_cases:
+        cases = pd.concat([r.cases_of(rules) for r in with_cases], ignore_index=True)
+        if len(cases):
+            metadata["failure_cases"] = _table(cases.head(TABLE_ROWS))
     if Rule.EXCHANGE_GAP in rules:
-        gaps = pd.concat([r.gaps for r in reports], ignore_index=True)
-        metadata["gap_runs"] = dg.MetadataValue.int(len(gaps))
-        if len(gaps):
+        with_gaps = [r for r in reports if r.gap_runs]
+        metadata["gap_runs"] = dg.MetadataValue.int(sum(len(r.gap_runs) for r in with_gaps))
+        if with_gaps:
+            gaps = pd.concat([r.gaps for r in with_gaps], ignore_index=True)
             metadata["gaps"] = _table(gaps.head(TABLE_ROWS))
     severity = (
         dg.AssetCheckSeverity.ERROR if worst is Severity.ERROR else dg.AssetCheckSeverity.WARN

@@ -25,6 +25,7 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     archive_url: str
     # `file` or redis://…; None: $QLIR_BUDGET_STORE, else `file` (qlir_core.budget_store).
     budget_store: str | None = None
+    workers: int = 8  # partitions fetched at once (QLIR_FETCH_WORKERS)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Runs killed before this one (kill -9, a crash) still show as started; without a daemon
@@ -35,8 +36,11 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @contextmanager
     def sources(self) -> Iterator[Sources]:
         budget = Budget.for_url(self.rest_url, store=self.budget_store)
-        with RestClient(self.rest_url, budget=budget) as client:
-            yield Sources(self.source, client, ArchiveClient(self.archive_url))
+        with (
+            RestClient(self.rest_url, budget=budget) as client,
+            ArchiveClient(self.archive_url) as archive,
+        ):
+            yield Sources(self.source, client, archive)
 
 
 class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]

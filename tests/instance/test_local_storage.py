@@ -1,0 +1,80 @@
+"""The laptop instance's event log (qlir_dagster.sqlite_storage) under what users do to it:
+several processes writing at once, a reader beside them, and a writer killed mid-write."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from qlir_dagster.sqlite_storage import LocalInstance, QuickCommitEventLogStorage
+from tests.conftest import shipped_home
+
+WRITER = """
+import sys
+import dagster as dg
+home, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with dg.DagsterInstance.from_config(home) as instance:
+    for i in range(count):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(dg.AssetKey(name), partition=str(i))
+        )
+        print(i, flush=True)
+"""
+
+
+def writer(home: Path, name: str, count: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # the home is the arg
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(home), name, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def materialized(home: Path, name: str) -> set[str]:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_materialized_partitions(dg.AssetKey(name))
+
+
+def test_the_shipped_instance_uses_it(tmp_path):
+    home = shipped_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance, LocalInstance)
+        assert isinstance(instance.event_log_storage, QuickCommitEventLogStorage)
+    assert (home / "history" / "runs" / "index.db").exists()  # in the home Dagster opened
+
+
+def test_processes_writing_at_once_lose_nothing_and_a_reader_sees_it_all(tmp_path):
+    home = shipped_home(tmp_path / "home")
+    writers = [writer(home, f"asset_{n}", 150) for n in range(3)]
+    seen_while_writing = materialized(home, "asset_0")  # a reader beside the writers
+    for w in writers:
+        assert w.wait(timeout=300) == 0
+    assert seen_while_writing <= {str(i) for i in range(150)}
+    for n in range(3):
+        assert materialized(home, f"asset_{n}") == {str(i) for i in range(150)}
+
+
+def test_a_writer_killed_mid_write_leaves_every_committed_event_readable(tmp_path):
+    home = shipped_home(tmp_path / "home")
+    w = writer(home, "killed", 100_000)
+    assert w.stdout is not None
+    lines = 0
+    while lines < 50:
+        assert w.stdout.readline(), "the writer stopped"
+        lines += 1
+    os.kill(w.pid, signal.SIGKILL)
+    w.wait()
+    # Printed after its commit: at least those 50 are there; the database opens and reads.
+    stored = materialized(home, "killed")
+    assert {str(i) for i in range(50)} <= stored
+    # And the instance takes new events after the kill.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey("after")))
+    assert materialized(home, "after") == set()  # unpartitioned: no partition keys
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_latest_materialization_event(dg.AssetKey("after")) is not None
