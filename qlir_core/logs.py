@@ -243,7 +243,7 @@ class _File(RotatingFileHandler):
         # One stat per record decides both: moved by another process, or due for rotation.
         # (The base class would format each record a second time to measure it.)
         try:
-            if self.stream is None:
+            if self.stream is None or self.stream.closed:
                 self.stream = self._open()
             try:
                 on_disk: os.stat_result | None = os.stat(self.baseFilename)  # noqa: PTH116
@@ -257,6 +257,13 @@ class _File(RotatingFileHandler):
             logging.FileHandler.emit(self, record)
         except Exception:
             self.handleError(record)
+
+    def close(self) -> None:
+        # A stream closed behind the handler's back (its folder gone, a test's cleanup) is
+        # simply dropped: flushing it would raise.
+        if self.stream is not None and self.stream.closed:
+            self.stream = None
+        super().close()
 
 
 class _Sink(logging.Handler):

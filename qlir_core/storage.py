@@ -34,7 +34,7 @@ import io
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
@@ -204,7 +204,11 @@ class Store:
             raw = {p.name: sha256(p.data) for p in part.raw}
             fetched = fetched_at_ms(part.manifest)
             digests = [sha256(candles_bytes), sha256(manifest_bytes)]
-            version = version_id(fetched, digests + [f"{n}:{d}" for n, d in sorted(raw.items())])
+            # The version names the fetch, not how long this store took to write it: the same
+            # fetch gets the same version on a disk and on S3.
+            fetch_only = [replace(r, persist_ms=None) for r in part.manifest]
+            identity = [digests[0], sha256(table_bytes(manifest.to_frame(fetch_only)))]
+            version = version_id(fetched, identity + [f"{n}:{d}" for n, d in sorted(raw.items())])
             folder = self.version_dir(part.series, part.day, version)
             for payload in part.raw:
                 write_atomic(folder / RAW / payload.name, payload.data)

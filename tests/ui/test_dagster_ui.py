@@ -24,8 +24,10 @@ pytestmark = pytest.mark.slow
 
 expect.set_options(timeout=TIMEOUT_MS)
 
-ASSETS = ("klines", "sma_study", "band_touch_study")
+ASSETS = ("klines", "sma_study", "band_touch_study", "marks_backtest", "signals")
 CHECKS = ("candle_schema", "candle_spacing", "completeness", "slice_parse", "slice_spacing")
+# One freshness check per series of the UI's settings (BTCUSDT-1m, ETHUSDT-1m): not partitioned.
+FRESHNESS = ("fresh_BTCUSDT_1m", "fresh_ETHUSDT_1m")
 
 
 def visible_text(page: Page, text: str) -> Locator:
@@ -88,8 +90,8 @@ def test_the_catalog_and_the_lineage_graph_list_every_asset(page: Page, tmp_path
     # The klines node sums up its partitioned checks: one passes only when every partition has
     # passed, and most partitions (every day since the first) have not been checked yet.
     # Passed on every checked day: 3 of the 5 (completeness warns on the halt day, candle_spacing
-    # failed on the ERROR day).
-    expect(visible_text(page, "3 / 5 Passed")).to_be_visible()
+    # failed on the ERROR day); the two freshness checks fail on these old days.
+    expect(visible_text(page, f"3 / {len(CHECKS) + len(FRESHNESS)} Passed")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0)
     page.screenshot(path=tmp_path / "lineage.png")
 
@@ -130,7 +132,7 @@ def test_the_band_touch_study_partition_shows_its_charts_and_label_shares(page: 
 
 def test_the_klines_checks_show_the_halt_day_as_a_warning(page: Page, tmp_path):
     page.goto("/assets/klines?view=checks")
-    expect(page.get_by_text("Checks (5)", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Checks ({len(CHECKS) + len(FRESHNESS)})", exact=True)).to_be_visible()
     for name in CHECKS:
         expect(check_row(page, name)).to_have_count(1)
     # completeness failed with WARN severity: a yellow warning icon, not a red cross
@@ -182,7 +184,7 @@ def test_the_klines_checks_show_the_halt_day_as_a_warning(page: Page, tmp_path):
         c["name"]: c["executionForLatestMaterialization"]
         for c in node["assetChecksOrError"]["checks"]
     }
-    assert set(latest_by_check) == set(CHECKS)
+    assert set(latest_by_check) == {*CHECKS, *FRESHNESS}
     assert latest_by_check["completeness"]["status"] == "FAILED"
     assert latest_by_check["completeness"]["partition"] == HALT_KEY
     assert latest_by_check["completeness"]["evaluation"]["severity"] == "WARN"
@@ -193,7 +195,7 @@ def test_a_failed_day_keeps_its_failed_check_and_table_after_a_later_day_passes(
     page: Page, tmp_path
 ):
     page.goto("/assets/klines?view=checks&checkDetail=candle_spacing")
-    expect(page.get_by_text("Checks (5)", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Checks ({len(CHECKS) + len(FRESHNESS)})", exact=True)).to_be_visible()
     # The check's own Partitions tab (a button), not the asset's (a link).
     page.locator("button[role=tab]", has_text="Partitions").click()
     day, series = ERROR_KEY.split("|")

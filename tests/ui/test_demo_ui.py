@@ -68,6 +68,7 @@ def test_the_demo_ui_serves_the_demo_settings_against_the_local_exchange(tmp_pat
         assert {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]} == {
             "daily_klines": "RUNNING",
             "current_day_klines": "RUNNING",
+            "klines_freshness_schedule": "RUNNING",
         }
         assert httpx.get(f"{exchange}/api/v3/ping", timeout=5).status_code == 200
     finally:
