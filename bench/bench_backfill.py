@@ -13,9 +13,9 @@ import argparse
 import logging
 import os
 import subprocess
-import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,20 +28,18 @@ from qlir_core.slices import days_between
 from qlir_core.sources.archive import ArchiveClient
 from qlir_core.sources.rest import RestClient
 from qlir_core.storage import Store
+from qlir_sim.process import running
 
 SERIES = ["BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"]
 WORKERS = 8
 
 
-def exchange(first: date, days: int, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols",
-        "BTCUSDT,ETHUSDT,SOLUSDT", "--intervals", "1m", "--start", first.isoformat(),
-        "--days", str(days), "--seed", "7", "--latency-ms", str(latency_ms),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
+def exchange(first: date, days: int, latency_ms: int) -> AbstractContextManager[str]:
+    return running(
+        "--synthetic", "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--intervals", "1m",
+        "--start", first.isoformat(), "--days", str(days), "--seed", "7",
+        "--latency-ms", str(latency_ms),
+    )  # fmt: skip
 
 
 def run_seconds(home: Path) -> list[float]:
@@ -79,8 +77,7 @@ def main() -> None:
     home.mkdir()
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     os.environ["DAGSTER_HOME"] = str(home)  # the shipped dagster.yaml reads it
-    sim, url = exchange(first, args.days + 1, args.latency_ms)
-    try:
+    with exchange(first, args.days + 1, args.latency_ms) as url:
         env = os.environ | {
             "DAGSTER_HOME": str(home),
             "QLIR_CONFIG": "/dev/null",
@@ -104,9 +101,6 @@ def main() -> None:
         run = sum(run_seconds(home))
         sequential = plain_loop(url, work / "plain-1", first, last, workers=1)
         concurrent = plain_loop(url, work / "plain-n", first, last, workers=WORKERS)
-    finally:
-        sim.terminate()
-        sim.wait()
     stored = sum(1 for _ in (work / "dagster" / "klines").rglob("data.parquet"))
     print(f"{n} partitions, latency {args.latency_ms} ms, {WORKERS} workers")
     print(

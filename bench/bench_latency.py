@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,21 +29,18 @@ from qlir_core.slices import days_between
 from qlir_core.sources.archive import ArchiveClient
 from qlir_core.sources.rest import RestClient
 from qlir_core.storage import Store
+from qlir_sim.process import running
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 FIRST = date(2024, 1, 1)
 WORKERS = 8
 
 
-def exchange(interval: str, days: int, *options: str) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", ",".join(SYMBOLS),
-        "--intervals", interval, "--start", FIRST.isoformat(), "--days", str(days + 1),
-        "--seed", "7", *options,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
+def exchange(interval: str, days: int, *options: str) -> AbstractContextManager[str]:
+    return running(
+        "--synthetic", "--symbols", ",".join(SYMBOLS), "--intervals", interval,
+        "--start", FIRST.isoformat(), "--days", str(days + 1), "--seed", "7", *options,
+    )  # fmt: skip
 
 
 def dagster_backfill(days: int, latency_ms: int) -> float:
@@ -52,20 +50,19 @@ def dagster_backfill(days: int, latency_ms: int) -> float:
     home.mkdir()
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     last = FIRST + timedelta(days=days - 1)
-    sim, url = exchange("1m", days, "--latency-ms", str(latency_ms))
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "QLIR_CONFIG": "/dev/null",
-        "QLIR_SERIES": ",".join(f"{s}-1m" for s in SYMBOLS),
-        "QLIR_START_DATE": FIRST.isoformat(),
-        "QLIR_SOURCE": "archive",
-        "QLIR_BINANCE_REST_URL": url,
-        "QLIR_BINANCE_ARCHIVE_URL": url,
-        "QLIR_DATA_ROOT": str(work / "data"),
-        "QLIR_FETCH_WORKERS": str(WORKERS),
-    }
-    dagster = [sys.executable, "-m", "dagster"]
-    try:
+    with exchange("1m", days, "--latency-ms", str(latency_ms)) as url:
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "QLIR_CONFIG": "/dev/null",
+            "QLIR_SERIES": ",".join(f"{s}-1m" for s in SYMBOLS),
+            "QLIR_START_DATE": FIRST.isoformat(),
+            "QLIR_SOURCE": "archive",
+            "QLIR_BINANCE_REST_URL": url,
+            "QLIR_BINANCE_ARCHIVE_URL": url,
+            "QLIR_DATA_ROOT": str(work / "data"),
+            "QLIR_FETCH_WORKERS": str(WORKERS),
+        }
+        dagster = [sys.executable, "-m", "dagster"]
         for symbol in SYMBOLS:
             key = f"{symbol}-1m"
             subprocess.run(
@@ -73,9 +70,6 @@ def dagster_backfill(days: int, latency_ms: int) -> float:
                  "--select", "klines", "--partition-range", f"{FIRST}|{key}...{last}|{key}"],
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
-    finally:
-        sim.terminate()
-        sim.wait()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_run_records()
         return sum(r.end_time - r.start_time for r in runs if r.start_time and r.end_time)
@@ -85,16 +79,15 @@ def rest_backfill(days: int, limit: int, window_s: int) -> None:
     """1s candles by REST at 80 ms latency, the exchange's limit `limit` per `window_s`."""
     work = Path(tempfile.mkdtemp(prefix="qlir-bench-"))
     pacing.default_folder = lambda: work / "budget"  # a budget of its own
-    sim, url = exchange(
-        "1s", days, "--latency-ms", "80", "--weight-limit", str(limit),
-        "--window-seconds", str(window_s),
-    )  # fmt: skip
     parts = [
         (Series.parse(f"{s}-1s"), d)
         for s in SYMBOLS
         for d in days_between(FIRST, FIRST + timedelta(days=days - 1))
     ]
-    try:
+    with exchange(
+        "1s", days, "--latency-ms", "80", "--weight-limit", str(limit),
+        "--window-seconds", str(window_s),
+    ) as url:  # fmt: skip
         started = time.time()
         with RestClient(url) as rest, ArchiveClient(url) as archive:
             sources = Sources(SourceMode.REST, rest, archive)
@@ -106,9 +99,6 @@ def rest_backfill(days: int, limit: int, window_s: int) -> None:
             )  # fmt: skip
         ended = time.time()
         stats = httpx.get(f"{url}/sim/stats").json()
-    finally:
-        sim.terminate()
-        sim.wait()
     windows = stats["weight"]["windows"]
     used = sum(w["used"] for w in windows)
     whole = [

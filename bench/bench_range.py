@@ -15,6 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from qlir_sim.process import running
+
 FIRST = date(2019, 1, 1)
 KEY = "BTCUSDT-1m"
 
@@ -25,25 +27,21 @@ def ranged_run(days: int) -> float:
     home = work / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
-    command = [
-        sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", "BTCUSDT",
-        "--intervals", "1m", "--start", FIRST.isoformat(), "--days", str(days + 1), "--seed", "7",
-    ]  # fmt: skip
-    sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert sim.stdout is not None
-    url = sim.stdout.readline().strip()
-    last = FIRST + timedelta(days=days - 1)
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "QLIR_CONFIG": "/dev/null",
-        "QLIR_SERIES": KEY,
-        "QLIR_START_DATE": FIRST.isoformat(),
-        "QLIR_SOURCE": "archive",
-        "QLIR_BINANCE_REST_URL": url,
-        "QLIR_BINANCE_ARCHIVE_URL": url,
-        "QLIR_DATA_ROOT": str(work / "data"),
-    }
-    try:
+    with running(
+        "--synthetic", "--symbols", "BTCUSDT", "--intervals", "1m",
+        "--start", FIRST.isoformat(), "--days", str(days + 1), "--seed", "7",
+    ) as url:  # fmt: skip
+        last = FIRST + timedelta(days=days - 1)
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "QLIR_CONFIG": "/dev/null",
+            "QLIR_SERIES": KEY,
+            "QLIR_START_DATE": FIRST.isoformat(),
+            "QLIR_SOURCE": "archive",
+            "QLIR_BINANCE_REST_URL": url,
+            "QLIR_BINANCE_ARCHIVE_URL": url,
+            "QLIR_DATA_ROOT": str(work / "data"),
+        }
         subprocess.run(
             [sys.executable, "-m", "dagster", "instance", "migrate"],
             env=env, check=True, capture_output=True,
@@ -54,9 +52,6 @@ def ranged_run(days: int) -> float:
              "--partition-range", f"{FIRST}|{KEY}...{last}|{KEY}"],
             env=env, check=True, capture_output=True, text=True,
         )  # fmt: skip
-    finally:
-        sim.terminate()
-        sim.wait()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (run,) = instance.get_run_records()
         assert run.start_time is not None

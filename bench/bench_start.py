@@ -16,6 +16,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from qlir_sim.process import running
+
 TRIVIAL = """import dagster as dg
 
 
@@ -44,40 +46,33 @@ def main() -> None:
     home.mkdir()
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     (work / "trivial_defs.py").write_text(TRIVIAL)
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", "BTCUSDT",
-         "--intervals", "1m", "--start", "2024-01-01", "--days", "3"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert sim.stdout is not None
-    url = sim.stdout.readline().strip()
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "QLIR_CONFIG": "/dev/null",
-        "QLIR_SERIES": "BTCUSDT-1m",
-        "QLIR_START_DATE": "2024-01-01",
-        "QLIR_SOURCE": "archive",
-        "QLIR_BINANCE_REST_URL": url,
-        "QLIR_BINANCE_ARCHIVE_URL": url,
-        "QLIR_DATA_ROOT": str(work / "data"),
-        "PYTHONPATH": str(work),
-    }
-    dagster = [sys.executable, "-m", "dagster"]
-    subprocess.run([*dagster, "instance", "migrate"], env=env, check=True, capture_output=True)
-    trivial = [*dagster, "asset", "materialize", "-m", "trivial_defs", "--select", "trivial"]
-    klines = [
-        *dagster, "asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines",
-        "--partition", f"{DAY}|BTCUSDT-1m",
-    ]  # fmt: skip
-    times: dict[str, list[float]] = {"trivial": [], "klines": []}
-    try:
+    with running(
+        "--synthetic", "--symbols", "BTCUSDT", "--intervals", "1m", "--start", "2024-01-01",
+        "--days", "3",
+    ) as url:  # fmt: skip
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "QLIR_CONFIG": "/dev/null",
+            "QLIR_SERIES": "BTCUSDT-1m",
+            "QLIR_START_DATE": "2024-01-01",
+            "QLIR_SOURCE": "archive",
+            "QLIR_BINANCE_REST_URL": url,
+            "QLIR_BINANCE_ARCHIVE_URL": url,
+            "QLIR_DATA_ROOT": str(work / "data"),
+            "PYTHONPATH": str(work),
+        }
+        dagster = [sys.executable, "-m", "dagster"]
+        subprocess.run([*dagster, "instance", "migrate"], env=env, check=True, capture_output=True)
+        trivial = [*dagster, "asset", "materialize", "-m", "trivial_defs", "--select", "trivial"]
+        klines = [
+            *dagster, "asset", "materialize", "-m", "qlir_dagster.definitions",
+            "--select", "klines", "--partition", f"{DAY}|BTCUSDT-1m",
+        ]  # fmt: skip
+        times: dict[str, list[float]] = {"trivial": [], "klines": []}
         for _ in range(args.rounds):
             times["trivial"].append(timed(trivial, env))
             times["klines"].append(timed(klines, env))
-    finally:
-        sim.terminate()
-        sim.wait()
     stored = list((work / "data" / "klines").rglob("data.parquet"))
     assert len(stored) == 1, f"the klines partition was not stored: {stored}"
     medians = {name: statistics.median(t) for name, t in times.items()}

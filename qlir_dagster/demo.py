@@ -22,6 +22,7 @@ from qlir_core.storage import Store
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_dagster.defs.binance.partitions import partition_key
+from qlir_sim.process import running
 
 SERIES = "BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1h"
 # The console shows warnings and errors only; the full log of each run is in the UI.
@@ -30,24 +31,12 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 @contextmanager
 def local_exchange(symbols: str, intervals: str, start: date, days: int) -> Iterator[str]:
-    """Run `qlir-sim --synthetic` and yield its base URL (the first line it prints)."""
-    command = [
-        sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", symbols,
-        "--intervals", intervals, "--start", start.isoformat(), "--days", str(days), "--seed", "7",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"qlir-sim did not start (printed {url!r})")
+    """Run `qlir-sim --synthetic` and yield its base URL."""
+    with running(
+        "--synthetic", "--symbols", symbols, "--intervals", intervals,
+        "--start", start.isoformat(), "--days", str(days), "--seed", "7",
+    ) as url:  # fmt: skip
         yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _outcome(result: dg.ExecuteInProcessResult) -> str:

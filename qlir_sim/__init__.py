@@ -8,6 +8,7 @@ from qlir_sim.app import create_app, serve
 from qlir_sim.faults import CorruptDay, Faults, Halt
 from qlir_sim.limits import Limits
 from qlir_sim.market import Market, Mirror
+from qlir_sim.process import running
 from qlir_sim.synthetic import Synthetic
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "Mirror",
     "Synthetic",
     "create_app",
+    "running",
     "serve",
 ]

@@ -9,8 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from qlir_core import candles
 from qlir_core.series import Series
 from qlir_core.storage import Store
-from qlir_sim import Synthetic
+from qlir_sim import Synthetic, running
 from tests.deploy.dagster_cli import DEFS, REPO, production_home
 
 pytestmark = pytest.mark.slow
@@ -42,19 +41,13 @@ HIGH_LIMIT = 2000
 SHARES = [(ALL_DAYS[0], ALL_DAYS[2]), (ALL_DAYS[3], ALL_DAYS[4])]
 
 
-@contextmanager
-def exchange(weight_limit: int) -> Iterator[str]:
+def exchange(weight_limit: int) -> AbstractContextManager[str]:
     """qlir-sim in its own process (not sharing the GIL with the test), serving 1s candles."""
-    command = [sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", ",".join(SYMBOLS)]
-    command += ["--intervals", "1s", "--start", FIRST.isoformat(), "--days", str(DAYS + 2)]
-    command += ["--weight-limit", str(weight_limit), "--window-seconds", str(WINDOW_S)]
-    sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert sim.stdout is not None
-    try:
-        yield sim.stdout.readline().strip()
-    finally:
-        sim.send_signal(signal.SIGINT)
-        sim.wait(timeout=10)
+    return running(
+        "--synthetic", "--symbols", ",".join(SYMBOLS), "--intervals", "1s",
+        "--start", FIRST.isoformat(), "--days", str(DAYS + 2),
+        "--weight-limit", str(weight_limit), "--window-seconds", str(WINDOW_S),
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

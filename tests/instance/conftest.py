@@ -5,7 +5,6 @@ groups."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
+from qlir_sim.process import running
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST = date(2024, 1, 1)
@@ -31,13 +32,11 @@ RANGE = days_range(DAYS)
 @pytest.fixture(scope="module")
 def slow_exchange() -> Iterator[str]:
     """`qlir-sim` in its own process, answering after 60 ms: a range takes seconds."""
-    command = [sys.executable, "-m", "qlir_sim.cli", "--synthetic", "--symbols", "BTCUSDT"]
-    command += ["--start", FIRST.isoformat(), "--days", str(SIM_DAYS), "--latency-ms", "60"]
-    sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert sim.stdout is not None
-    yield sim.stdout.readline().strip()
-    sim.send_signal(signal.SIGINT)
-    sim.communicate(timeout=10)
+    with running(
+        "--synthetic", "--symbols", "BTCUSDT", "--start", FIRST.isoformat(),
+        "--days", str(SIM_DAYS), "--latency-ms", "60",
+    ) as url:  # fmt: skip
+        yield url
 
 
 def scripts_home(home: Path) -> None:

@@ -13,11 +13,12 @@ from qlir_core.studies.marks import MARK_FLAGS
 from qlir_core.studies.signals import live_signals
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
+from tests.conftest import shipped_home
 from tests.signals.conftest import ETH
 
 
 @pytest.fixture
-def eth_store(mirror, tmp_path) -> Store:
+def eth_store(mirror, tmp_path, monkeypatch) -> Store:
     """Both mirror days as klines, and the SMA and band studies over them, through Dagster."""
     defs = build_defs(
         config.load(
@@ -31,7 +32,10 @@ def eth_store(mirror, tmp_path) -> Store:
             }
         )
     )
-    instance = dg.DagsterInstance.ephemeral()
+    # The shipped dagster.yaml, as users run it.
+    home = shipped_home(tmp_path / "home")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.from_config(str(home))
     for day in ("2022-08-14", "2022-08-15"):
         run = defs.resolve_job_def("klines_job").execute_in_process(
             instance=instance, partition_key=f"{day}|{ETH.key}"

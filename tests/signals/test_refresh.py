@@ -5,12 +5,8 @@ received by a webhook on 127.0.0.1 — and turn the `signals` check WARN; the au
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +19,7 @@ from qlir_core.storage import Store
 from qlir_core.studies.alerts import ALERTS_TABLE, SIGNALS
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
+from qlir_sim.process import running
 from tests.conftest import shipped_home
 from tests.signals.conftest import (
     ETH,
@@ -40,17 +37,9 @@ RUN_CONFIG = {
 }
 
 
-@contextmanager
-def exchange(mirror: Path) -> Iterator[str]:
+def exchange(mirror: Path) -> AbstractContextManager[str]:
     """`qlir-sim --mirror` in its own process; yields its base URL."""
-    command = [sys.executable, "-m", "qlir_sim.cli", "--mirror", str(mirror)]
-    sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert sim.stdout is not None
-    try:
-        yield sim.stdout.readline().strip()
-    finally:
-        sim.send_signal(signal.SIGINT)
-        sim.communicate(timeout=10)
+    return running("--mirror", str(mirror))
 
 
 def _away_from_midnight() -> datetime:
