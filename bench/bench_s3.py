@@ -30,12 +30,13 @@ import dagster as dg
 import s3fs
 from moto.server import ThreadedMotoServer
 
+from qlir_core.binance import Endpoint
 from qlir_core.series import Series, parse_series_list
 from qlir_core.sources.archive import day_path
 from qlir_core.storage import KLINES, Store
 from qlir_dagster import config
-from qlir_dagster.defs.binance.assets import build_klines
-from qlir_dagster.defs.binance.partitions import klines_partitions, series_partitions
+from qlir_dagster.defs.binance.assets import build_candles
+from qlir_dagster.defs.binance.partitions import day_partitions, series_partitions
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 from qlir_sim.synthetic import Synthetic
 
@@ -79,7 +80,7 @@ def backfill(archive: Path, root: str, series: list[Series], days: int) -> float
     last_day = START + timedelta(days=days - 1)
     started = time.perf_counter()
     result = dg.materialize(
-        [build_klines(klines_partitions(settings, series_partitions(settings)))],
+        [build_candles(Endpoint.KLINES, day_partitions(settings, series_partitions(settings)))],
         resources={
             "binance": BinanceResource(
                 source="archive", rest_url="http://127.0.0.1:9", archive_url=str(archive)

@@ -145,6 +145,7 @@ ARCHIVE_SPELLING: dict[Interval, str] = {Interval.MO1: "1mo"}
 
 REST_URL = "https://data-api.binance.vision"  # the market-data-only host
 KLINES_PATH = "/api/v3/klines"
+UIKLINES_PATH = "/api/v3/uiKlines"  # same parameters, shape and weight as klines
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
 TIME_PATH = "/api/v3/time"
 PING_PATH = "/api/v3/ping"
@@ -179,6 +180,29 @@ BAD_SYMBOL_CODE = -1121
 RATE_LIMIT_INTERVAL_S: dict[str, int] = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
+class Endpoint(Enum):
+    """A candle endpoint; each is a dataset of its own, named by the value. `uiKlines` answers
+    like `klines` ("modified kline data, optimized for presentation of candlestick charts")
+    and is served by REST only: the archive publishes klines."""
+
+    KLINES = "klines"
+    UIKLINES = "uiklines"
+
+    @property
+    def path(self) -> str:
+        return KLINES_PATH if self is Endpoint.KLINES else UIKLINES_PATH
+
+    @property
+    def archived(self) -> bool:
+        """The daily archive publishes this endpoint's candles."""
+        return self is Endpoint.KLINES
+
+    @classmethod
+    def of_path(cls, path: str) -> Endpoint | None:
+        """The endpoint a URL path ends with (`…/api/v3/uiKlines`), or None."""
+        return next((e for e in cls if path.endswith(e.path)), None)
+
+
 class SeriesLike(Protocol):
     """A symbol at an interval (qlir_core.series.Series is one)."""
 
@@ -201,9 +225,10 @@ class KlinesWindow(Protocol):
     def limit(self) -> int: ...
 
 
-def klines_url(base: str, window: KlinesWindow) -> str:
+def klines_url(base: str, window: KlinesWindow, endpoint: Endpoint = Endpoint.KLINES) -> str:
     """e.g. `https://data-api.binance.vision/api/v3/klines?symbol=BTCUSDT&interval=1m`
-    `&startTime=1674259200000&endTime=1674319199999&limit=1000`"""
+    `&startTime=1674259200000&endTime=1674319199999&limit=1000` (`…/api/v3/uiKlines?…` for
+    Endpoint.UIKLINES)"""
     params = {
         SYMBOL_PARAM: window.series.symbol,
         INTERVAL_PARAM: window.series.interval.value,
@@ -211,16 +236,18 @@ def klines_url(base: str, window: KlinesWindow) -> str:
         END_PARAM: window.end_ms,
         LIMIT_PARAM: window.limit,
     }
-    return f"{base.rstrip('/')}{KLINES_PATH}?{urlencode(params)}"
+    return f"{base.rstrip('/')}{endpoint.path}?{urlencode(params)}"
 
 
-def parse_klines_url(url: str) -> tuple[str, Interval, int, int, int]:
+def parse_klines_url(
+    url: str, endpoint: Endpoint = Endpoint.KLINES
+) -> tuple[str, Interval, int, int, int]:
     """The inverse of klines_url: `…/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=0`
     `&endTime=59999&limit=1` → ("BTCUSDT", Interval.M1, 0, 59999, 1); ValueError naming the
-    fault for a URL klines_url does not write."""
+    fault for a URL klines_url does not write for `endpoint`."""
     parts = urlsplit(url)
-    if not parts.path.endswith(KLINES_PATH):
-        raise ValueError(f"{url!r}: the path is not {KLINES_PATH}")
+    if not parts.path.endswith(endpoint.path):
+        raise ValueError(f"{url!r}: the path is not {endpoint.path}")
     query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     names = (SYMBOL_PARAM, INTERVAL_PARAM, START_PARAM, END_PARAM, LIMIT_PARAM)
     extra = sorted(set(query) - set(names))

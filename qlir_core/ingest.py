@@ -36,7 +36,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.wait import wait_exponential, wait_random_exponential
 
 from qlir_core import candles, logs, manifest
-from qlir_core.binance import KLINES_WEIGHT
+from qlir_core.binance import KLINES_WEIGHT, Endpoint
 from qlir_core.errors import (
     ChecksumMismatch,
     InvalidSymbol,
@@ -97,10 +97,14 @@ DEFAULT_RETRY = RetryPolicy()
 
 @dataclass
 class Sources:
+    """Where one endpoint's candles come from. An endpoint the archive does not publish
+    (uiKlines) is fetched from REST whatever the mode."""
+
     mode: SourceMode
     rest: RestClient
     archive: ArchiveClient
     retry: RetryPolicy | None = None  # None: DEFAULT_RETRY
+    endpoint: Endpoint = Endpoint.KLINES
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,9 @@ def fetch_partition(
             ledger.append(row)
 
     fetch = _Fetch(sources.retry or DEFAULT_RETRY, now_ms, record, log)
-    use_archive = sources.mode is SourceMode.ARCHIVE or (
-        sources.mode is SourceMode.AUTO and day < day_of_ms(now_ms)
+    use_archive = sources.endpoint.archived and (
+        sources.mode is SourceMode.ARCHIVE
+        or (sources.mode is SourceMode.AUTO and day < day_of_ms(now_ms))
     )
     if use_archive:
         try:
@@ -155,7 +160,7 @@ def fetch_partition(
                 log.warning(
                     "archive file for %s %s unusable (%s); falling back to REST", series, day, e
                 )
-    table, raw = fetch.rest(series, day, sources.rest)
+    table, raw = fetch.rest(series, day, sources.rest, sources.endpoint)
     return PartitionData(series, day, table, rows, raw)
 
 
@@ -321,7 +326,7 @@ class _Fetch:
         return table, raw
 
     def rest(
-        self, series: Series, day: date, client: RestClient
+        self, series: Series, day: date, client: RestClient, endpoint: Endpoint
     ) -> tuple[pd.DataFrame, list[RawPayload]]:
         tables: list[pd.DataFrame] = []
         raw: list[RawPayload] = []
@@ -329,14 +334,14 @@ class _Fetch:
         if begun:  # pace the first page to the exchange's limit, not a guess (once per client)
             client.calibrate(series.symbol, log=self.log)
         for window in begun:
-            answer = self._rest_window(window, client)
+            answer = self._rest_window(window, client, endpoint)
             tables.append(answer.table)
             raw.append(RawPayload(f"{window.slice_id}.json", answer.reply.body))
         table = pd.concat(tables, ignore_index=True) if tables else candles.empty()
         return table, raw
 
-    def _rest_window(self, window: SliceKey, client: RestClient) -> Answer:
-        request = self._request(window, Source.REST, client.klines_url(window))
+    def _rest_window(self, window: SliceKey, client: RestClient, endpoint: Endpoint) -> Answer:
+        request = self._request(window, Source.REST, client.klines_url(window, endpoint))
 
         def attempt() -> Answer:
             number, requested_at = request.number, _now()

@@ -99,7 +99,10 @@ def ingest_partition(
     now_ms: int,
     log: logging.Logger,
 ) -> Outcome:
-    """Fetch one partition, validate it, publish it unless the stored one must stay."""
+    """Fetch one partition, validate it, publish it unless the stored one must stay. `sources`
+    and `store` are of one endpoint."""
+    if sources.endpoint is not store.endpoint:
+        raise ValueError(f"{sources.endpoint} candles cannot go into {store!r}")
     outcome = _ingest(series, day, sources, store, now_ms=now_ms, log=log)
     _EVENTS.debug(
         "%s %s: %s in %.0f ms",
@@ -140,7 +143,9 @@ def _ingest(
     except QlirError as e:
         return Refused(series, day, str(e), fetched(), error=e)
     validating = time.perf_counter()
-    report = validate_partition(series, day, part.candles, part.manifest, now_ms=now_ms)
+    report = validate_partition(
+        series, day, part.candles, part.manifest, now_ms=now_ms, endpoint=store.endpoint
+    )
     took_ms = (time.perf_counter() - validating) * 1000
     _EVENTS.debug(
         "%s %s: validated in %.0f ms", series, day, took_ms,
@@ -220,6 +225,6 @@ def _kept(
     rows = store.read_manifest(series, day) or []
     if candles is None:  # kept means something is stored; guard a store emptied meanwhile
         raise RuntimeError(f"{series} {day}: the kept candles are no longer stored")
-    report = validate_partition(series, day, candles, rows, now_ms=now_ms)
+    report = validate_partition(series, day, candles, rows, now_ms=now_ms, endpoint=store.endpoint)
     source = rows[-1].source if rows else None
     return KeptPrevious(series, day, report, decision, is_partial(rows), source, fetched)

@@ -8,6 +8,10 @@
                                                      what that version changed in the one before
     <root>/locks/symbol=BTCUSDT/interval=1m/date=2023-01-21.lock   held while it is published
 
+That is the klines dataset. Another endpoint's dataset (`binance.Endpoint`) has the same layout
+in folders named after it: `uiklines/`, `uiklines_versions/`, `uiklines_corrections/`,
+`uiklines_locks/` (`Layout`); a Store reads and writes one dataset.
+
 A partition is one unit. A publish writes a new version's files first, all under its version id
 (`qlir_core.versions`), where no reader looks, and then commits it by replacing the current candle
 table, the one object readers resolve: its parquet key-value metadata carries the `Stamp` that
@@ -49,6 +53,7 @@ from upath import UPath
 
 from qlir_core import candles as candle_table
 from qlir_core import locks, manifest, s3
+from qlir_core.binance import Endpoint
 from qlir_core.corrections import Correction
 from qlir_core.corrections import to_frame as corrections_table
 from qlir_core.errors import ConfigError, QlirError
@@ -85,6 +90,23 @@ PartitionKey = tuple[str, str, str]  # symbol, interval, date as the hive paths 
 
 
 @dataclass(frozen=True)
+class Layout:
+    """The folders of one endpoint's dataset under the root."""
+
+    candles: str  # the current candle tables: a plain hive dataset
+    versions: str
+    corrections: str
+    locks: str
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> Layout:
+        if endpoint is Endpoint.KLINES:
+            return cls(KLINES, VERSIONS, CORRECTIONS, LOCKS)
+        name = endpoint.value
+        return cls(name, f"{name}_{VERSIONS}", f"{name}_{CORRECTIONS}", f"{name}_{LOCKS}")
+
+
+@dataclass(frozen=True)
 class RawPayload:
     """One verbatim payload; `name` is its file name inside the partition's raw folder."""
 
@@ -104,9 +126,14 @@ class PartitionData:
 
 
 class Store:
-    """Reads and writes qlir's tables under one root URL (`./data`, `s3://bucket/prefix`)."""
+    """Reads and writes qlir's tables under one root URL (`./data`, `s3://bucket/prefix`): the
+    candles of `endpoint`, and the studies."""
 
-    def __init__(self, root: str | UPath, **storage_options: Any) -> None:
+    def __init__(
+        self, root: str | UPath, *, endpoint: Endpoint = Endpoint.KLINES, **storage_options: Any
+    ) -> None:
+        self.endpoint = endpoint
+        self.layout = Layout.of(endpoint)
         s3.refuse_credentials(str(root))  # else they would show in every repr and message
         if isinstance(root, UPath):
             self.root = root
@@ -121,7 +148,9 @@ class Store:
 
     def __repr__(self) -> str:
         # str(UPath) is the bare URL; storage options (which may hold keys) never appear.
-        return f"Store({str(self.root)!r})"
+        if self.endpoint is Endpoint.KLINES:
+            return f"Store({str(self.root)!r})"
+        return f"Store({str(self.root)!r}, {self.endpoint})"
 
     def check(self) -> None:
         """Fail within seconds, with a clear message, unless the root can be listed and written
@@ -146,10 +175,10 @@ class Store:
 
     def candles_path(self, series: Series, day: date) -> UPath:
         """The current candle table: the partition's commit point."""
-        return self.partition_dir(KLINES, series, day) / TABLE_FILE
+        return self.partition_dir(self.layout.candles, series, day) / TABLE_FILE
 
     def version_dir(self, series: Series, day: date, version: str) -> UPath:
-        return self.partition_dir(VERSIONS, series, day) / version
+        return self.partition_dir(self.layout.versions, series, day) / version
 
     def manifest_path(self, series: Series, day: date, version: str | None = None) -> UPath:
         """The ledger of `version` (None: the current one)."""
@@ -160,10 +189,10 @@ class Store:
         return self._version_of(series, day, version) / RAW
 
     def corrections_path(self, series: Series, day: date, version: str) -> UPath:
-        return self.partition_dir(CORRECTIONS, series, day) / f"{version}.parquet"
+        return self.partition_dir(self.layout.corrections, series, day) / f"{version}.parquet"
 
     def lock_path(self, series: Series, day: date) -> UPath:
-        return self.series_dir(LOCKS, series) / f"date={day.isoformat()}.lock"
+        return self.series_dir(self.layout.locks, series) / f"date={day.isoformat()}.lock"
 
     def study_dir(self, study: str, series: Series | None = None) -> UPath:
         """`studies/<study>`; with a series, where its charts go."""
@@ -319,7 +348,7 @@ class Store:
         """Days with a stored candle table for `series`, in order: one listing, not one
         request per day."""
         with self._access():
-            folder = self.series_dir(KLINES, series)
+            folder = self.series_dir(self.layout.candles, series)
             keys = folder.fs.find(folder.path)
         days = set()
         for key in keys:
@@ -329,9 +358,14 @@ class Store:
                     days.add(day)
         return sorted(days)
 
+    def candles_dataset(self) -> ds.Dataset:
+        """The current candles of this store's endpoint as one hive-partitioned dataset."""
+        return self.dataset(self.layout.candles)
+
     def dataset(self, layer: str) -> ds.Dataset:
-        """One hive-partitioned pyarrow dataset over a layer: `klines` (the current candles),
-        `corrections`, or `manifest` (the current versions' ledgers)."""
+        """One hive-partitioned pyarrow dataset over a layer: a folder under the root, such as
+        `klines` (the current candles) or `corrections`, or `manifest` (the current versions'
+        ledgers of this store's endpoint)."""
         if layer == MANIFEST:
             return self.manifest_dataset()
         with self._access():
@@ -346,7 +380,7 @@ class Store:
         and one footer read per partition. With `uncommitted`, a partition that has versions
         and no candle table adds its newest version's ledger."""
         with self._access():
-            base = self.root / VERSIONS
+            base = self.root / self.layout.versions
             fs = _arrow_fs(base)
             chosen = self._current_versions(uncommitted)
             files = [f"{base.path}/{'/'.join(_hive(k))}/{v}/{MANIFEST_FILE}" for k, v in chosen]
@@ -364,7 +398,7 @@ class Store:
         """Every stored candle of `series` as one table sorted by open time: a single dataset
         scan with partition pruning, not one read per day."""
         try:
-            dataset = self.dataset(KLINES)
+            dataset = self.candles_dataset()
         except FileNotFoundError:
             return candle_table.empty()
         where = (ds.field("symbol") == series.symbol) & (
@@ -390,7 +424,7 @@ class Store:
 
     def _stored_versions(self, series: Series, day: date) -> list[str]:
         """Every version folder of the partition, committed or not, oldest first."""
-        folder = self.partition_dir(VERSIONS, series, day)
+        folder = self.partition_dir(self.layout.versions, series, day)
         try:
             entries = folder.fs.ls(folder.path, detail=True)
         except FileNotFoundError:
@@ -402,7 +436,7 @@ class Store:
         for version in self._stored_versions(series, day):
             if version not in retained:
                 fs.rm(self.version_dir(series, day, version).path, recursive=True)
-        folder = self.partition_dir(CORRECTIONS, series, day)
+        folder = self.partition_dir(self.layout.corrections, series, day)
         try:
             names = [PurePosixPath(p).name for p in fs.ls(folder.path, detail=False)]
         except FileNotFoundError:
@@ -415,15 +449,15 @@ class Store:
         """Each partition's current version (see the module docstring), in path order."""
         fs = self.root.fs
         stored: dict[PartitionKey, list[str]] = {}
-        base = (self.root / VERSIONS).path
+        base = (self.root / self.layout.versions).path
         for key in fs.find(base):
             parts = key.removeprefix(base).strip("/").split("/")
             if len(parts) == 5 and parts[4] == MANIFEST_FILE:
                 stored.setdefault(_partition(parts[:3]), []).append(parts[3])
-        klines = (self.root / KLINES).path
+        current = (self.root / self.layout.candles).path
         committed: dict[PartitionKey, Stamp | None] = {}
-        for key in fs.find(klines):
-            parts = key.removeprefix(klines).strip("/").split("/")
+        for key in fs.find(current):
+            parts = key.removeprefix(current).strip("/").split("/")
             if len(parts) == 4 and parts[3] == TABLE_FILE:
                 committed[_partition(parts[:3])] = _stamp_at(fs, key)
         chosen = []

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from qlir_core import budget_store, s3
+from qlir_core.binance import Endpoint
 from qlir_core.errors import ConfigError
 from qlir_core.ingest import SourceMode
 from qlir_core.logs import LogSettings, Profile, Split
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     series: Annotated[tuple[InstanceOf[Series], ...], NoDecode] = tuple(
         parse_series_list("BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1m")
     )
+    # The series also kept from uiKlines (REST only), as the `uiklines` dataset and asset.
+    uiklines_series: Annotated[tuple[InstanceOf[Series], ...], NoDecode] = ()
     start_date: date = date(2024, 1, 1)
     data_root: str = "./data"
     source: SourceMode = SourceMode.AUTO
@@ -73,6 +76,22 @@ class Settings(BaseSettings):
         """A comma-separated string (variable) or a list of keys (file)."""
         text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
         return tuple(parse_series_list(text))
+
+    @field_validator("uiklines_series", mode="before")
+    @classmethod
+    def _endpoint_series(cls, value: object) -> tuple[Series, ...]:
+        """Like `series`; empty (the default) keeps no uiklines dataset."""
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        return tuple(parse_series_list(text)) if text.strip() else ()
+
+    def series_of(self, endpoint: Endpoint) -> tuple[Series, ...]:
+        """The series kept from `endpoint`."""
+        return self.series if endpoint is Endpoint.KLINES else self.uiklines_series
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """The endpoints with series to keep: klines, and uiklines when configured."""
+        return tuple(e for e in Endpoint if self.series_of(e))
 
     @field_validator("start_date", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from types import TracebackType
 
 import dagster as dg
 
+from qlir_core.binance import Endpoint
 from qlir_core.errors import ConfigError
 from qlir_dagster import config
 from qlir_dagster.defs.binance.partitions import key_problem
@@ -59,18 +60,19 @@ def user_message(error: BaseException, argv: Sequence[str]) -> str | None:
         if isinstance(cause, dg.DagsterInvalidSubsetError | dg.DagsterUnknownPartitionError):
             quoted = _QUOTED_KEY.search(str(cause))
             if quoted is not None:
-                return _partition_message([quoted[1], *_partition_arguments(argv)])
+                keys = [quoted[1], *_partition_arguments(argv)]
+                return _partition_message(keys, _selected_endpoint(argv))
     return None
 
 
-def _partition_message(keys: Sequence[str]) -> str | None:
+def _partition_message(keys: Sequence[str], endpoint: Endpoint) -> str | None:
     try:
         settings = config.load()
     except ConfigError as e:
         return str(e)
     today = datetime.now(UTC).date()
     for key in keys:
-        problem = key_problem(key, settings, today)
+        problem = key_problem(key, settings, today, endpoint)
         if problem is not None:
             return problem
     # Every key is a partition: a range whose two ends differ in series, or run backwards.
@@ -89,6 +91,17 @@ def _partition_arguments(argv: Sequence[str]) -> Iterator[str]:
         if not equals:
             value = argv[i + 1] if i + 1 < len(argv) else ""
         yield from value.split("...") if name == "--partition-range" else [value]
+
+
+def _selected_endpoint(argv: Sequence[str]) -> Endpoint:
+    """The endpoint whose asset `--select` names (uiklines), else klines."""
+    for i, argument in enumerate(argv):
+        name, equals, value = argument.partition("=")
+        if name == "--select":
+            chosen = value if equals else (argv[i + 1] if i + 1 < len(argv) else "")
+            if Endpoint.UIKLINES.value in chosen.split(","):
+                return Endpoint.UIKLINES
+    return Endpoint.KLINES
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

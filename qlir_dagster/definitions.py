@@ -6,12 +6,13 @@ from them here, once per code location load, rather than collected from module-l
 
 import dagster as dg
 
+from qlir_core.binance import Endpoint
 from qlir_dagster import config, console
 from qlir_dagster.config import Settings
-from qlir_dagster.defs.binance.assets import build_klines
+from qlir_dagster.defs.binance.assets import build_candles
 from qlir_dagster.defs.binance.freshness import build_freshness
-from qlir_dagster.defs.binance.jobs import klines_checks, klines_job
-from qlir_dagster.defs.binance.partitions import klines_partitions, series_partitions
+from qlir_dagster.defs.binance.jobs import asset_job, checks_job, klines_checks, klines_job
+from qlir_dagster.defs.binance.partitions import day_partitions, series_partitions
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 from qlir_dagster.defs.binance.schedules import build_schedules
 from qlir_dagster.defs.signals.assets import build_signals
@@ -25,17 +26,26 @@ from qlir_dagster.defs.studies.jobs import studies_job, studies_on_new_klines
 def build_defs(settings: Settings) -> dg.Definitions:
     """The whole code location for one set of settings."""
     series = series_partitions(settings)
-    klines = build_klines(klines_partitions(settings, series))
+    klines = build_candles(Endpoint.KLINES, day_partitions(settings, series))
     fresh_checks, fresh_job, fresh_schedule = build_freshness(settings)
+    assets = [
+        klines,
+        *build_study_assets(series, klines, settings.studies_path),
+        build_signals(series, klines),
+    ]
+    jobs = [klines_job, klines_checks, studies_job, fresh_job]
+    schedules = [*build_schedules(klines_job, "klines", settings.series), fresh_schedule]
+    if Endpoint.UIKLINES in settings.endpoints:  # a dataset of its own, studied by nobody
+        ui = Endpoint.UIKLINES
+        ui_job = asset_job(ui)
+        assets.append(build_candles(ui, day_partitions(settings, series_partitions(settings, ui))))
+        jobs += [ui_job, checks_job(ui)]
+        schedules += build_schedules(ui_job, ui.value, settings.uiklines_series)
     return dg.Definitions(
-        assets=[
-            klines,
-            *build_study_assets(series, klines, settings.studies_path),
-            build_signals(series, klines),
-        ],
+        assets=assets,
         asset_checks=[fresh_checks],
-        jobs=[klines_job, klines_checks, studies_job, fresh_job],
-        schedules=[*build_schedules(settings), fresh_schedule],
+        jobs=jobs,
+        schedules=schedules,
         sensors=[studies_on_new_klines, signals_on_new_klines],
         resources={
             "binance": BinanceResource(

@@ -48,6 +48,9 @@ def create_app(
     `listing` is exchangeInfo's `symbols` (default: made from the market's symbols)."""
     routes = [
         Route(binance.KLINES_PATH, rest_endpoint(binance.KLINES_WEIGHT, rest.klines)),
+        # uiKlines: Binance documents the same parameters and shape, not how its candles are
+        # "modified for presentation"; the simulated market serves its candles on both paths.
+        Route(binance.UIKLINES_PATH, rest_endpoint(binance.KLINES_WEIGHT, rest.klines)),
         Route(
             binance.EXCHANGE_INFO_PATH,
             rest_endpoint(binance.EXCHANGE_INFO_WEIGHT, rest.exchange_information),

@@ -46,6 +46,7 @@ _EPILOG = (
 endpoints:
   GET  {_B.KLINES_PATH}        symbol, interval, startTime, endTime, limit \
 ({_B.DEFAULT_LIMIT}, max {_B.MAX_LIMIT}); weight {_B.KLINES_WEIGHT}
+  GET  {_B.UIKLINES_PATH}      the same parameters, the same candles and weight
   GET  {_B.EXCHANGE_INFO_PATH}  optional symbol or symbols; weight {_B.EXCHANGE_INFO_WEIGHT}
   GET  {_B.TIME_PATH}, {_B.PING_PATH}                                    weight {_B.TIME_WEIGHT}
   GET  /{_B.ARCHIVE_PREFIX}/SYMBOL/INTERVAL/SYMBOL-INTERVAL-YYYY-MM-DD.zip[.CHECKSUM]   no weight

@@ -1,4 +1,5 @@
-"""The REST endpoints: `/api/v3/klines` (validated and selected as Binance does),
+"""The REST endpoints: `/api/v3/klines` and `/api/v3/uiKlines` (validated and selected as
+Binance does),
 `/api/v3/exchangeInfo`, `/api/v3/time`, `/api/v3/ping`."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import httpx
 import pandas as pd
 
 from qlir_core import binance, candles
-from qlir_core.binance import EXCHANGE_INFO_WEIGHT, KLINES_WEIGHT, WEIGHT_HEADER
+from qlir_core.binance import EXCHANGE_INFO_WEIGHT, KLINES_WEIGHT, WEIGHT_HEADER, Endpoint
 from qlir_core.errors import (
     ConfigError,
     InvalidSymbol,
@@ -129,15 +129,15 @@ class RestClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def klines_url(self, window: SliceKey) -> str:
+    def klines_url(self, window: SliceKey, endpoint: Endpoint = Endpoint.KLINES) -> str:
         """e.g. `…/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1674259200000`
         `&endTime=1674319199999&limit=1000` (see binance.klines_url)"""
-        return binance.klines_url(self.base_url, window)
+        return binance.klines_url(self.base_url, window, endpoint)
 
-    def klines(self, window: SliceKey) -> KlinesPage:
+    def klines(self, window: SliceKey, endpoint: Endpoint = Endpoint.KLINES) -> KlinesPage:
         """The candles Binance returns for `window`, forming ones included (see final_only)."""
         self.calibrate(window.series.symbol)
-        reply = self.send(self.klines_url(window), KLINES_WEIGHT)
+        reply = self.send(self.klines_url(window, endpoint), KLINES_WEIGHT)
         return KlinesPage(reply, parse_klines(reply))
 
     def exchange_info(self, symbol: str | None = None) -> ExchangeInfo:

@@ -11,6 +11,7 @@ from itertools import islice
 import numpy as np
 import numpy.typing as npt
 
+from qlir_core.binance import Endpoint
 from qlir_core.intervals import DAY_MS
 from qlir_core.series import Series
 from qlir_core.slices import day_start_ms
@@ -20,7 +21,8 @@ from qlir_core.validation.rules import Rule
 
 @dataclass(frozen=True)
 class Partition:
-    """One (series, day) seen at `now_ms`: the day is [start_ms, end_ms) in epoch ms."""
+    """One (series, day) of `endpoint`'s dataset seen at `now_ms`: the day is [start_ms, end_ms)
+    in epoch ms."""
 
     series: Series
     day: date
@@ -28,11 +30,14 @@ class Partition:
     interval_ms: int
     start_ms: int
     end_ms: int
+    endpoint: Endpoint = Endpoint.KLINES
 
     @classmethod
-    def of(cls, series: Series, day: date, now_ms: int) -> Partition:
+    def of(
+        cls, series: Series, day: date, now_ms: int, endpoint: Endpoint = Endpoint.KLINES
+    ) -> Partition:
         start = day_start_ms(day)
-        return cls(series, day, now_ms, series.interval.ms, start, start + DAY_MS)
+        return cls(series, day, now_ms, series.interval.ms, start, start + DAY_MS, endpoint)
 
     @property
     def per_day(self) -> int:

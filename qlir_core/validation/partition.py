@@ -12,6 +12,7 @@ import pandas as pd
 
 from qlir_core import candles as candle_table
 from qlir_core import manifest as ledger
+from qlir_core.binance import Endpoint
 from qlir_core.series import Series
 from qlir_core.validation.candle_rules import check_candle_times
 from qlir_core.validation.completeness import check_completeness, check_slice_candles
@@ -40,12 +41,14 @@ def validate_partition(
     manifest: pd.DataFrame | Sequence[ledger.ManifestRow],
     *,
     now_ms: int,
+    endpoint: Endpoint = Endpoint.KLINES,
     max_cases: int = MAX_CASES,
 ) -> PartitionReport:
-    """Every rule over one partition: `candles` as stored, `manifest` as `manifest.to_frame`
-    writes it (or its rows). `now_ms` decides what is due: the whole day once it has ended,
-    the candles closed by then on the current day. Failure tables keep `max_cases` per rule."""
-    part = Partition.of(series, day, now_ms)
+    """Every rule over one partition of `endpoint`'s dataset: `candles` as stored, `manifest`
+    as `manifest.to_frame` writes it (or its rows). `now_ms` decides what is due: the whole day
+    once it has ended, the candles closed by then on the current day. Failure tables keep
+    `max_cases` per rule."""
+    part = Partition.of(series, day, now_ms, endpoint)
     found = Findings(part, max_cases)
     frame = manifest if isinstance(manifest, pd.DataFrame) else ledger.to_frame(list(manifest))
     frame, table = _positional(frame), _positional(candles)

@@ -41,14 +41,25 @@ class UrlParts:
     day: date | None = None
 
 
-def parse_url(url: str) -> UrlParts:
-    """A klines URL as `binance.klines_url` writes it, or an archive day as
-    `binance.archive_url` (or `archive_day_path`) writes it; a ValueError naming the fault."""
-    if urlsplit(url).path.endswith(binance.KLINES_PATH):
-        symbol, interval, start, end, limit = binance.parse_klines_url(url)
+def parse_url(url: str, endpoint: binance.Endpoint = binance.Endpoint.KLINES) -> UrlParts:
+    """A request URL of `endpoint`'s dataset: its REST URL as `binance.klines_url` writes it,
+    or (klines only) an archive day as `binance.archive_url` (or `archive_day_path`) writes it;
+    a ValueError naming the fault, such as a klines URL in the uiklines dataset."""
+    asked = binance.Endpoint.of_path(urlsplit(url).path)
+    if asked is not None:
+        if asked is not endpoint:
+            raise ValueError(
+                f"{url!r} asks {asked.path}; the {endpoint.value} dataset is fetched from "
+                f"{endpoint.path}"
+            )
+        symbol, interval, start, end, limit = binance.parse_klines_url(url, endpoint)
         if limit <= 0:
             raise ValueError(f"limit must be positive, not {limit}")
         return UrlParts(Source.REST, symbol, interval, start_ms=start, limit=limit, end_ms=end)
+    if not endpoint.archived:
+        raise ValueError(
+            f"{url!r}: the {endpoint.value} dataset is fetched from {endpoint.path} only"
+        )
     symbol, interval, day = binance.parse_archive_url(url)
     return UrlParts(Source.ARCHIVE, symbol, interval, day=day)
 
@@ -111,7 +122,7 @@ def check_slices(frame: pd.DataFrame, part: Partition, found: Findings) -> list[
     texts = _texts(frame["slice_key"])
     keys, key_errors = _parse_each(SliceKey.parse, texts)
     url_texts = _texts(frame["url"])
-    urls, url_errors = _parse_each(parse_url, url_texts)
+    urls, url_errors = _parse_each(lambda u: parse_url(u, part.endpoint), url_texts)
     sources = [_enum(Source, v) for v in frame["source"]]
     ids = _texts(frame["slice_id"])
     expected_ids = [slice_id(t) for t in texts]

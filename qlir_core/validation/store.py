@@ -15,7 +15,7 @@ from qlir_core import candles as candle_table
 from qlir_core import manifest as ledger
 from qlir_core.intervals import Interval
 from qlir_core.series import Series
-from qlir_core.storage import KLINES, Store
+from qlir_core.storage import Store
 from qlir_core.validation.partition import MAX_CASES, validate_partition
 from qlir_core.validation.parts import check_parts
 from qlir_core.validation.report import Finding, PartitionReport
@@ -32,9 +32,10 @@ def validate_store(
     days: Iterable[date] | None = None,
     max_cases: int = MAX_CASES,
 ) -> list[PartitionReport]:
-    """A report for every stored partition of `series` on `days` (all when None) that has a
-    candle table or a manifest; a partition with only one of them is validated against an empty
-    other. Reads each layer in one hive-partitioned scan, pruned by the filters.
+    """A report for every stored partition of the store's endpoint, of `series` on `days` (all
+    when None), that has a candle table or a manifest; a partition with only one of them is
+    validated against an empty other. Reads each layer in one hive-partitioned scan, pruned by
+    the filters.
 
     The scan reads every file with the dataset's (first file's) schema, so a stored table with
     an extra column shows up here without it; `validate_partition` on a table read on its own
@@ -44,7 +45,7 @@ def validate_store(
     newest one); each partition's parts are then matched (PARTS_AGREE, `validation.parts`), a
     finding added only where they disagree."""
     where = _filter(None if series is None else list(series), None if days is None else list(days))
-    tables = _scan(lambda: store.dataset(KLINES), where)
+    tables = _scan(store.candles_dataset, where)
     ledgers = _scan(lambda: store.manifest_dataset(uncommitted=True), where)
     keys = sorted(set(tables) | set(ledgers), key=_order)
     reports = []
@@ -57,6 +58,7 @@ def validate_store(
             tables[key] if key in tables else candle_table.empty(),
             ledgers[key] if key in ledgers else ledger.to_frame([]),
             now_ms=now_ms,
+            endpoint=store.endpoint,
             max_cases=max_cases,
         )
         reports.append(_with(report, check_parts(store, one, on)))

@@ -66,12 +66,30 @@ def test_archive_paths_by_exact_string():
     )
 
 
-@given(symbols, intervals, millis, millis, st.integers(min_value=1, max_value=binance.MAX_LIMIT))
-def test_parse_klines_url_inverts_klines_url(symbol, interval, start, end, limit):
-    url = klines_url(
-        "http://127.0.0.1:8080", Window(AnySeries(symbol, interval), start, end, limit)
+def test_uiklines_url_by_exact_string():
+    window = SliceKey(Series.parse("BTCUSDT-1m"), 1674259200000, 1000)
+    assert klines_url("https://data-api.binance.vision", window, binance.Endpoint.UIKLINES) == (
+        "https://data-api.binance.vision/api/v3/uiKlines?symbol=BTCUSDT&interval=1m"
+        "&startTime=1674259200000&endTime=1674319199999&limit=1000"
     )
-    assert parse_klines_url(url) == (symbol, interval, start, end, limit)
+
+
+@given(
+    symbols,
+    intervals,
+    millis,
+    millis,
+    st.integers(min_value=1, max_value=binance.MAX_LIMIT),
+    st.sampled_from(list(binance.Endpoint)),
+)
+def test_parse_klines_url_inverts_klines_url(symbol, interval, start, end, limit, endpoint):
+    window = Window(AnySeries(symbol, interval), start, end, limit)
+    url = klines_url("http://127.0.0.1:8080", window, endpoint)
+    assert binance.Endpoint.of_path(url.split("?")[0]) is endpoint
+    assert parse_klines_url(url, endpoint) == (symbol, interval, start, end, limit)
+    other = next(e for e in binance.Endpoint if e is not endpoint)
+    with pytest.raises(ValueError, match=f"the path is not {other.path}"):
+        parse_klines_url(url, other)
 
 
 @given(symbols, intervals, days)

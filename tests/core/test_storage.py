@@ -5,6 +5,7 @@ from datetime import date
 import pandas as pd
 
 from qlir_core import candles
+from qlir_core.binance import Endpoint
 from qlir_core.series import Series
 from qlir_core.storage import PartitionData, RawPayload, Store, write_atomic
 
@@ -35,6 +36,29 @@ def test_the_on_disk_path_of_one_partition(tmp_path):
     assert store.stamp(SERIES, DAY) == stamp
     assert store.versions(SERIES, DAY) == [stamp.version]
     assert store.read_raw(SERIES, DAY) == [RawPayload("a.json", b"[]")]
+
+
+def test_each_endpoint_is_a_dataset_of_its_own_under_one_root(tmp_path):
+    ui = Store(str(tmp_path), endpoint=Endpoint.UIKLINES)
+    klines = Store(str(tmp_path))
+    part = PartitionData(SERIES, DAY, candles.from_csv(ROW.encode()), [], [RawPayload("a", b"")])
+    stamp = ui.publish(part)
+    with ui.locked(SERIES, DAY):
+        pass
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    where = "symbol=BTCUSDT/interval=1m/date=2023-01-21"
+    assert files == [
+        f"uiklines/{where}/data.parquet",
+        f"uiklines_locks/{where}.lock",
+        f"uiklines_versions/{where}/{stamp.version}/candles.parquet",
+        f"uiklines_versions/{where}/{stamp.version}/manifest.parquet",
+        f"uiklines_versions/{where}/{stamp.version}/raw/a",
+    ]
+    assert ui.stored_days(SERIES) == [DAY]
+    assert len(ui.candles_dataset().to_table()) == 1
+    assert klines.stored_days(SERIES) == []
+    assert klines.read_candles(SERIES, DAY) is None
+    assert klines.scan_candles(SERIES).empty
 
 
 def test_a_failed_write_leaves_the_previous_object(tmp_path):

@@ -8,13 +8,14 @@ import dagster as dg
 import pyarrow.dataset as ds
 import pytest
 
+from qlir_core.binance import Endpoint
 from qlir_core.ingest import SourceMode
 from qlir_core.series import Series
 from qlir_core.storage import KLINES, MANIFEST, Store
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
-from qlir_dagster.defs.binance.assets import build_klines
-from qlir_dagster.defs.binance.partitions import klines_partitions, series_partitions
+from qlir_dagster.defs.binance.assets import build_candles
+from qlir_dagster.defs.binance.partitions import day_partitions, series_partitions
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
 from tests.storage.conftest import SECRET_ACCESS_KEY
 
@@ -43,7 +44,7 @@ def materialize(
         }
     )
     return dg.materialize(
-        [build_klines(klines_partitions(settings, series_partitions(settings)))],
+        [build_candles(Endpoint.KLINES, day_partitions(settings, series_partitions(settings)))],
         resources={
             "binance": BinanceResource(
                 source=SourceMode.ARCHIVE, rest_url="http://127.0.0.1:9", archive_url=str(mirror)

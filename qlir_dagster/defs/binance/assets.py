@@ -1,5 +1,7 @@
-"""The `klines` asset: one partition per series × day, fetched, validated and stored by the
-asset itself, so ranged (single-run) backfills write each partition's own files.
+"""The candle assets, one per endpoint (`klines`; `uiklines` for the series configured for
+it): one partition per series × day, fetched, validated and stored by the asset itself, so
+ranged (single-run) backfills write each partition's own files. Both are this one definition
+with the endpoint as its parameter.
 
 Each partition's outcome becomes Dagster events as it happens: a stored (or kept) partition is
 materialized at once, with metadata describing what storage holds, and every processed partition
@@ -17,6 +19,7 @@ from datetime import date
 
 import dagster as dg
 
+from qlir_core.binance import Endpoint
 from qlir_core.pipeline import KeptPrevious, Outcome, Refused, Stored, ingest_partitions, now_ms
 from qlir_core.series import Series
 from qlir_core.storage import Store
@@ -31,14 +34,26 @@ BINANCE_POOL = "binance_api"
 Event = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation
 
 
-def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+DESCRIPTIONS = {
+    Endpoint.KLINES: "Binance spot candles (/api/v3/klines), one partition per series × UTC day "
+    "(today's is partial until the day closes).",
+    Endpoint.UIKLINES: "Binance spot candles for charts (/api/v3/uiKlines, REST only), one "
+    "partition per series × UTC day (today's is partial until the day closes).",
+}
+
+
+def build_candles(
+    endpoint: Endpoint, partitions_def: dg.MultiPartitionsDefinition
+) -> dg.AssetsDefinition:
+    """The asset of `endpoint`'s dataset over `partitions_def`."""
+    asset = checks.asset_key(endpoint)
+
     @dg.multi_asset(
-        name="klines",
+        name=endpoint.value,
         specs=[
             dg.AssetSpec(
-                checks.KLINES,
-                description="Binance spot candles, one partition per series × UTC day "
-                "(today's is partial until the day closes).",
+                asset,
+                description=DESCRIPTIONS[endpoint],
                 group_name="binance",
                 kinds={"parquet"},
                 metadata={"dagster/column_schema": checks.column_schema()},
@@ -46,7 +61,7 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
                 skippable=True,
             )
         ],
-        check_specs=checks.specs(partitions_def),
+        check_specs=checks.specs(asset, partitions_def),
         can_subset=True,
         partitions_def=partitions_def,
         # One run per range: `dagster asset materialize --partition-range` accepts no other
@@ -59,24 +74,24 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
             max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),
     )
-    def klines(
+    def candles(
         context: dg.AssetExecutionContext, binance: BinanceResource, storage: StorageResource
     ) -> Iterator[Event]:
-        store = storage.store()
-        if checks.KLINES not in context.selected_asset_keys:
-            yield from _checks_only(context, store)
+        store = storage.store(endpoint)
+        if asset not in context.selected_asset_keys:
+            yield from _checks_only(context, asset, store)
             return
         keys = sorted(context.partition_keys)
         refused: dict[str, str] = {}
         stored = 0
-        with binance.sources() as sources:
+        with binance.sources(endpoint) as sources:
             parts = [split_key(key) for key in keys]
             outcomes = ingest_partitions(
                 parts, sources, store, workers=binance.workers, log=context.log
             )
             for outcome in outcomes:
                 key = partition_key(outcome.series, outcome.day)
-                yield from _events(context, key, outcome)
+                yield from _events(context, asset, key, outcome)
                 if isinstance(outcome, Refused):
                     refused[key] = outcome.reason
                     if outcome.banned:
@@ -95,37 +110,41 @@ def build_klines(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
                 allow_retries=False,
             )
 
-    return klines
+    return candles
 
 
-def _events(context: dg.AssetExecutionContext, key: str, outcome: Outcome) -> Iterator[Event]:
+def _events(
+    context: dg.AssetExecutionContext, asset: dg.AssetKey, key: str, outcome: Outcome
+) -> Iterator[Event]:
     """The outcome's events: the materialization (or why there is none), then the check
     evaluations of what was validated."""
     if isinstance(outcome, Refused):
         context.log.error(f"{key}: not stored: {outcome.reason}")
         yield dg.AssetObservation(
-            asset_key=checks.KLINES, partition=key, metadata={"not_stored": outcome.reason}
+            asset_key=asset, partition=key, metadata={"not_stored": outcome.reason}
         )
     else:
         yield dg.AssetMaterialization(
-            asset_key=checks.KLINES,
+            asset_key=asset,
             partition=key,
             description=_describe(outcome),
             metadata=_metadata(outcome),
         )
     if outcome.report is not None:
-        yield from _evaluations(context, key, outcome.report)
+        yield from _evaluations(context, asset, key, outcome.report)
 
 
 def _evaluations(
-    context: dg.AssetExecutionContext, key: str, report: PartitionReport
+    context: dg.AssetExecutionContext, asset: dg.AssetKey, key: str, report: PartitionReport
 ) -> Iterator[dg.AssetCheckEvaluation]:
     checks.log_findings(context.log, report)
-    target = checks.latest_materialization(context.instance, key)
-    yield from checks.evaluations(key, report, target)
+    target = checks.latest_materialization(context.instance, asset, key)
+    yield from checks.evaluations(asset, key, report, target)
 
 
-def _checks_only(context: dg.AssetExecutionContext, store: Store) -> Iterator[Event]:
+def _checks_only(
+    context: dg.AssetExecutionContext, asset: dg.AssetKey, store: Store
+) -> Iterator[Event]:
     """Re-validate stored partitions (the run's, or every stored one); fail on any ERROR."""
     if context.has_partition_key or context.has_partition_key_range:
         by_series: dict[Series, list[date]] = {}
@@ -143,7 +162,7 @@ def _checks_only(context: dg.AssetExecutionContext, store: Store) -> Iterator[Ev
     failed = []
     for report in reports:
         key = partition_key(report.series, report.day)
-        yield from _evaluations(context, key, report)
+        yield from _evaluations(context, asset, key, report)
         if not report.passed():
             failed.append(key)
     if failed:

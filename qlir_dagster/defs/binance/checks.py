@@ -1,4 +1,5 @@
-"""The asset checks on `klines`, built on the validation reports of qlir_core.
+"""The asset checks on `klines` (and on `uiklines`, alike), built on the validation reports of
+qlir_core.
 
 Each check groups some of the validation rules. A failed check is ERROR when any of its ERROR
 rules found something (corruption), WARN when only WARN rules did (the exchange's own gaps and
@@ -22,9 +23,16 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData as Target,
 )
 
+from qlir_core.binance import Endpoint
 from qlir_core.validation import PartitionReport, Rule, Severity, candle_columns
 
-KLINES = dg.AssetKey("klines")
+
+def asset_key(endpoint: Endpoint) -> dg.AssetKey:
+    """The asset of an endpoint's dataset: `klines`, `uiklines`."""
+    return dg.AssetKey(endpoint.value)
+
+
+KLINES = asset_key(Endpoint.KLINES)
 TABLE_ROWS = 20  # failure cases and gap runs shown per result
 
 CHECKS: dict[str, tuple[str, tuple[Rule, ...]]] = {
@@ -58,26 +66,26 @@ CHECKS: dict[str, tuple[str, tuple[Rule, ...]]] = {
 }  # fmt: skip
 
 
-def specs(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+def specs(asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
     # Blocking: an ERROR fails the run, so CI and downstream steps see it (enforced by the asset,
     # which raises after logging every evaluation; see the module docstring).
     return [
         dg.AssetCheckSpec(
-            name, asset=KLINES, description=text, blocking=True, partitions_def=partitions_def
+            name, asset=asset, description=text, blocking=True, partitions_def=partitions_def
         )
         for name, (text, _) in CHECKS.items()
     ]
 
 
 def evaluations(
-    key: str, report: PartitionReport, target: Target | None = None
+    asset: dg.AssetKey, key: str, report: PartitionReport, target: Target | None = None
 ) -> list[dg.AssetCheckEvaluation]:
     """One evaluation per check, passes included, named by the partition: any partition shows
     every check's result and failure table. `target` is the partition's latest materialization:
     Dagster shows a partition's check status only while it targets that one."""
     return [
         dg.AssetCheckEvaluation(
-            asset_key=KLINES,
+            asset_key=asset,
             check_name=name,
             partition=key,
             passed=outcome.passed,
@@ -91,10 +99,12 @@ def evaluations(
     ]
 
 
-def latest_materialization(instance: dg.DagsterInstance, key: str) -> Target | None:
+def latest_materialization(
+    instance: dg.DagsterInstance, asset: dg.AssetKey, key: str
+) -> Target | None:
     """The partition's latest materialization, as a check evaluation points at it."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=KLINES, asset_partitions=[key]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
     ).records
     if not records:
         return None

@@ -1,4 +1,5 @@
-"""Partitions: one static `series` dimension × one daily `day` dimension (today included).
+"""Partitions: one static `series` dimension × one daily `day` dimension (today included), for
+each endpoint's dataset over the series it keeps.
 
 Dagster orders dimensions by name and joins them with `|`, so a key reads
 `2023-01-21|BTCUSDT-1m`.
@@ -11,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from qlir_core.binance import Endpoint
 from qlir_core.series import Series
 from qlir_dagster.config import Settings
 
@@ -20,14 +22,16 @@ KEY_FORMAT = "YYYY-MM-DD|SYMBOL-interval"
 _KEY = re.compile(r"(\d{4}-\d{2}-\d{2})\|(.+)")
 
 
-def series_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
-    return dg.StaticPartitionsDefinition([s.key for s in settings.series])
+def series_partitions(
+    settings: Settings, endpoint: Endpoint = Endpoint.KLINES
+) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition([s.key for s in settings.series_of(endpoint)])
 
 
-def klines_partitions(
+def day_partitions(
     settings: Settings, series: dg.StaticPartitionsDefinition
 ) -> dg.MultiPartitionsDefinition:
-    """`series` × days; the studies map onto the very same `series` definition."""
+    """`series` × days; the studies map onto the very same `series` definition as klines."""
     # end_offset=1 adds the current UTC day, which is stored as partial until it closes.
     days = dg.DailyPartitionsDefinition(start_date=settings.start_date.isoformat(), end_offset=1)
     return dg.MultiPartitionsDefinition({SERIES: series, DAY: days})
@@ -46,24 +50,31 @@ def partition_key(series: Series, day: date) -> str:
     return str(dg.MultiPartitionKey({DAY: day.isoformat(), SERIES: series.key}))
 
 
-def key_problem(key: str, settings: Settings, today: date) -> str | None:
-    """Why `key` is not a klines partition, with the valid form and range; None if it is one.
+def key_problem(
+    key: str, settings: Settings, today: date, endpoint: Endpoint = Endpoint.KLINES
+) -> str | None:
+    """Why `key` is not a partition of `endpoint`'s asset, with the valid form and range; None
+    if it is one.
 
     `2030-01-01|BTCUSDT-1m` → "partition key '2030-01-01|BTCUSDT-1m' is invalid: the day is after
     today; expected YYYY-MM-DD|SYMBOL-interval, a day from 2024-01-01 to 2026-12-01 (today, UTC)
     and one of the series BTCUSDT-1m, ETHUSDT-1m"
     """
-    reason = _reason(key.strip(), settings, today)
+    series = settings.series_of(endpoint)
+    reason = _reason(key.strip(), settings, today, series, endpoint)
     if reason is None:
         return None
+    kind = "series" if endpoint is Endpoint.KLINES else f"{endpoint.value} series"
     return (
         f"partition key {key!r} is invalid: {reason}; expected {KEY_FORMAT}, a day from "
-        f"{settings.start_date} to {today} (today, UTC) and one of the series "
-        + ", ".join(s.key for s in settings.series)
+        f"{settings.start_date} to {today} (today, UTC) and one of the {kind} "
+        + (", ".join(s.key for s in series) or "(none configured)")
     )
 
 
-def _reason(key: str, settings: Settings, today: date) -> str | None:
+def _reason(
+    key: str, settings: Settings, today: date, series: tuple[Series, ...], endpoint: Endpoint
+) -> str | None:
     match = _KEY.fullmatch(key)
     if match is None:
         return "not a day and a series"
@@ -75,6 +86,7 @@ def _reason(key: str, settings: Settings, today: date) -> str | None:
         return "the day is before the first day (QLIR_START_DATE)"
     if day > today:
         return "the day is after today"
-    if match[2] not in {s.key for s in settings.series}:
-        return "the series is not configured (QLIR_SERIES)"
+    if match[2] not in {s.key for s in series}:
+        variable = "QLIR_SERIES" if endpoint is Endpoint.KLINES else "QLIR_UIKLINES_SERIES"
+        return f"the series is not configured ({variable})"
     return None

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from qlir_core import logs
+from qlir_core.binance import Endpoint
 from qlir_core.ingest import SourceMode, Sources
 from qlir_core.pacing import Budget
 from qlir_core.sources.archive import ArchiveClient
@@ -34,13 +35,15 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             fail_dead_runs(context.instance, context.log)
 
     @contextmanager
-    def sources(self) -> Iterator[Sources]:
+    def sources(self, endpoint: Endpoint = Endpoint.KLINES) -> Iterator[Sources]:
+        """The clients for one endpoint's candles (uiKlines: REST only, whatever `source`)."""
+        mode = self.source if endpoint.archived else SourceMode.REST
         budget = Budget.for_url(self.rest_url, store=self.budget_store)
         with (
             RestClient(self.rest_url, budget=budget) as client,
             ArchiveClient(self.archive_url) as archive,
         ):
-            yield Sources(self.source, client, archive)
+            yield Sources(mode, client, archive, endpoint=endpoint)
 
 
 class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -66,5 +69,5 @@ class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         # before anything is downloaded.
         self.store().check()
 
-    def store(self) -> Store:
-        return Store(self.root)
+    def store(self, endpoint: Endpoint = Endpoint.KLINES) -> Store:
+        return Store(self.root, endpoint=endpoint)
