@@ -94,10 +94,10 @@ def _partition_arguments(argv: Sequence[str]) -> Iterator[str]:
 
 
 def _selected_endpoint(argv: Sequence[str]) -> Endpoint:
-    """The endpoint whose asset `--select` names (uiklines), else klines."""
+    """The endpoint whose asset `--select` (dagster) or `--assets` (dg) names, else klines."""
     for i, argument in enumerate(argv):
         name, equals, value = argument.partition("=")
-        if name == "--select":
+        if name in ("--select", "--assets"):
             chosen = value if equals else (argv[i + 1] if i + 1 < len(argv) else "")
             if Endpoint.UIKLINES.value in chosen.split(","):
                 return Endpoint.UIKLINES

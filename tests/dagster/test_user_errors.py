@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from qlir_core.errors import ConfigError
+from qlir_core.series import Series
 from qlir_dagster import config
 from qlir_dagster.console import user_message
 from qlir_dagster.defs.binance.partitions import key_problem
@@ -81,6 +82,20 @@ def test_a_range_across_series_names_the_unconfigured_end(settings, monkeypatch)
     message = user_message(error, argv)
     assert message is not None
     assert message.startswith(f"partition key '{today}|SOLUSDT-1m' is invalid: the series is")
+
+
+@pytest.mark.parametrize("select", [["--assets", "uiklines"], ["--select=uiklines"]])
+def test_a_uiklines_key_is_judged_by_the_uiklines_series(settings, monkeypatch, select):
+    ui = settings.model_copy(update={"uiklines_series": (Series.parse("ETHUSDT-1h"),)})
+    monkeypatch.setattr(config, "load", lambda: ui)
+    error = dg.DagsterInvalidSubsetError("... the passed partition key `2024-01-01|BTCUSDT-1m` ...")
+    message = user_message(error, ["dg", "launch", *select, "--partition", "2024-01-01|BTCUSDT-1m"])
+    assert message is not None
+    assert message.startswith(
+        "partition key '2024-01-01|BTCUSDT-1m' is invalid: the series is not configured "
+        "(QLIR_UIKLINES_SERIES);"
+    )
+    assert message.endswith("and one of the uiklines series ETHUSDT-1h")
 
 
 def test_other_errors_keep_their_traceback():
