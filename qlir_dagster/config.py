@@ -88,11 +88,6 @@ class Settings(BaseSettings):
         """The series kept from `endpoint`."""
         return self.series if endpoint is Endpoint.KLINES else self.uiklines_series
 
-    @property
-    def endpoints(self) -> tuple[Endpoint, ...]:
-        """The endpoints with series to keep: klines, and uiklines when configured."""
-        return tuple(e for e in Endpoint if self.series_of(e))
-
     @field_validator("start_date", mode="before")
     @classmethod
     def _past_date(cls, value: object) -> date:

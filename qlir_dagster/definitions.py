@@ -35,7 +35,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     ]
     jobs = [klines_job, klines_checks, studies_job, fresh_job]
     schedules = [*build_schedules(klines_job, "klines", settings.series), fresh_schedule]
-    if Endpoint.UIKLINES in settings.endpoints:  # a dataset of its own, studied by nobody
+    if settings.uiklines_series:  # a dataset of its own, studied by nobody
         ui = Endpoint.UIKLINES
         ui_job = asset_job(ui)
         assets.append(build_candles(ui, day_partitions(settings, series_partitions(settings, ui))))

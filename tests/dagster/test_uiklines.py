@@ -33,20 +33,29 @@ def mirror_sim(mirror):
         yield url
 
 
-@pytest.fixture
-def env(tmp_path, mirror_sim):
-    # QLIR_SOURCE=archive: uiKlines are not archived, so the setting cannot apply to them.
+def cli_env(tmp_path, url: str, **settings: str) -> dict[str, str]:
+    """A shell's environment: the shipped dagster.yaml, `url` as both Binance hosts."""
     return os.environ | {
         "DAGSTER_HOME": str(shipped_home(tmp_path / "dagster_home")),
         "QLIR_CONFIG": "/dev/null",
         "QLIR_DATA_ROOT": str(tmp_path / "data"),
-        "QLIR_SERIES": "BTCUSDT-1m,ETHUSDT-1m",
-        "QLIR_UIKLINES_SERIES": "BTCUSDT-1m",
         "QLIR_START_DATE": "2023-01-01",
-        "QLIR_SOURCE": "archive",
-        "QLIR_BINANCE_REST_URL": mirror_sim,
-        "QLIR_BINANCE_ARCHIVE_URL": mirror_sim,
+        "QLIR_BINANCE_REST_URL": url,
+        "QLIR_BINANCE_ARCHIVE_URL": url,
+        **settings,
     }
+
+
+@pytest.fixture
+def env(tmp_path, mirror_sim):
+    # QLIR_SOURCE=archive: uiKlines are not archived, so the setting cannot apply to them.
+    return cli_env(
+        tmp_path,
+        mirror_sim,
+        QLIR_SERIES="BTCUSDT-1m,ETHUSDT-1m",
+        QLIR_UIKLINES_SERIES="BTCUSDT-1m",
+        QLIR_SOURCE="archive",
+    )
 
 
 def dagster(env, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -90,16 +99,7 @@ def test_a_uiklines_partition_is_stored_from_rest_and_passes_its_checks(env, tmp
 def test_a_klines_ledger_is_refused_in_the_uiklines_dataset(mirror, tmp_path):
     """The datasets never mix: the same day's klines ledger fails uiklines' slice_parse check."""
     with serve(Mirror(mirror)) as url:
-        env = os.environ | {
-            "DAGSTER_HOME": str(shipped_home(tmp_path / "home")),
-            "QLIR_CONFIG": "/dev/null",
-            "QLIR_DATA_ROOT": str(tmp_path / "data"),
-            "QLIR_SERIES": "BTCUSDT-1m",
-            "QLIR_START_DATE": "2023-01-01",
-            "QLIR_SOURCE": "rest",
-            "QLIR_BINANCE_REST_URL": url,
-            "QLIR_BINANCE_ARCHIVE_URL": url,
-        }
+        env = cli_env(tmp_path, url, QLIR_SERIES="BTCUSDT-1m", QLIR_SOURCE="rest")
         done = dagster(env, "asset", "materialize", "--select", "klines", "--partition", KEY)
         assert done.returncode == 0, done.stderr[-3000:]
     day = date.fromisoformat(DAY)

@@ -4,7 +4,9 @@ refresh (`daily_klines`, `current_day_klines`; `daily_uiklines`, `current_day_ui
 They start RUNNING, so the datasets stay current whenever the daemon runs (`scripts/dev`,
 `dagster dev`); stop them in the UI (Automation) or with `dagster schedule stop`."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -22,13 +24,16 @@ def build_schedules(
 ) -> list[dg.ScheduleDefinition]:
     """The two schedules of one candle asset's `job` over its `series`; `name`: `klines`…"""
 
-    @dg.schedule(
-        name=f"daily_{name}",
-        job=job,
-        cron_schedule="15 0 * * *",
-        execution_timezone="UTC",
-        default_status=RUNNING,
-    )
+    def schedule(prefix: str, cron: str) -> Callable[[Callable[..., Any]], dg.ScheduleDefinition]:
+        return dg.schedule(
+            name=f"{prefix}_{name}",
+            job=job,
+            cron_schedule=cron,
+            execution_timezone="UTC",
+            default_status=RUNNING,
+        )
+
+    @schedule("daily", "15 0 * * *")
     def daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         """Yesterday's closed day for every series, 15 minutes after midnight UTC."""
         day = context.scheduled_execution_time.date() - timedelta(days=1)
@@ -37,13 +42,7 @@ def build_schedules(
             for s in series
         ]
 
-    @dg.schedule(
-        name=f"current_day_{name}",
-        job=job,
-        cron_schedule="*/15 * * * *",
-        execution_timezone="UTC",
-        default_status=RUNNING,
-    )
+    @schedule("current_day", "*/15 * * * *")
     def current_day(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         """Today's partial partition for every series, refreshed every 15 minutes."""
         day = context.scheduled_execution_time.date()
