@@ -68,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=WORKERS, help="QLIR_FETCH_WORKERS")
     args = parser.parse_args()
     first = date(2024, 1, 1)
     last = first + timedelta(days=args.days - 1)
@@ -87,7 +88,7 @@ def main() -> None:
             "QLIR_BINANCE_REST_URL": url,
             "QLIR_BINANCE_ARCHIVE_URL": url,
             "QLIR_DATA_ROOT": str(work / "dagster"),
-            "QLIR_FETCH_WORKERS": str(WORKERS),
+            "QLIR_FETCH_WORKERS": str(args.workers),
         }
         subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
         base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
@@ -100,21 +101,21 @@ def main() -> None:
         wall = time.perf_counter() - started
         run = sum(run_seconds(home))
         sequential = plain_loop(url, work / "plain-1", first, last, workers=1)
-        concurrent = plain_loop(url, work / "plain-n", first, last, workers=WORKERS)
+        concurrent = plain_loop(url, work / "plain-n", first, last, workers=args.workers)
     stored = sum(1 for _ in (work / "dagster" / "klines").rglob("data.parquet"))
-    print(f"{n} partitions, latency {args.latency_ms} ms, {WORKERS} workers")
+    print(f"{n} partitions, latency {args.latency_ms} ms, {args.workers} workers")
     print(
         f"dagster ranged runs: run {run:.1f} s ({run / n * 1000:.1f} ms/partition), "
         f"wall {wall:.1f} s; partitions stored {stored}"
     )
     print(f"plain loop, 1 at a time: {sequential:.1f} s ({sequential / n * 1000:.1f} ms/partition)")
     print(
-        f"plain loop, {WORKERS} at a time: {concurrent:.1f} s "
+        f"plain loop, {args.workers} at a time: {concurrent:.1f} s "
         f"({concurrent / n * 1000:.1f} ms/partition)"
     )
     print(
         f"dagster run / plain 1 at a time = {run / sequential:.2f}; "
-        f"dagster run / plain {WORKERS} at a time = {run / concurrent:.2f}"
+        f"dagster run / plain {args.workers} at a time = {run / concurrent:.2f}"
     )
 
 

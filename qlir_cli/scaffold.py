@@ -10,7 +10,8 @@ STUDY_TEMPLATE = '''\
 Every module in the studies folder is loaded with the Dagster code location: the study below is
 the asset `{name}`, partitioned by series, and its keyword parameters are its run config.
 Materialize it with `dagster asset materialize -m qlir_dagster.definitions --select {name}
---partition BTCUSDT-1m`; `qlir studies list` shows it.
+--partition BTCUSDT-1m`; `qlir studies list` shows it. `columns` names the candle columns it
+reads (open_time always comes), so only those are read from storage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from qlir_core.series import Series
 from qlir_core.studies.registry import StudyResult, study
 
 
-@study("{name}")
+@study("{name}", columns=("high", "close"))
 def {name}(
     candles: pd.DataFrame,
     series: Series,

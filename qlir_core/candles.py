@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pyarrow import compute as pc
 from pyarrow import csv as pacsv
 
 from qlir_core.binance import MICROS_FROM
@@ -55,7 +56,7 @@ _CSV_TYPES = (
 
 def empty() -> pd.DataFrame:
     """A candle table with no rows and the right dtypes."""
-    return _typed(pd.DataFrame({c: pd.Series(dtype="int64") for c in COLUMNS}))
+    return _typed({c: pa.array([], _CSV_TYPES[c]) for c in COLUMNS})
 
 
 def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
@@ -76,14 +77,14 @@ def from_csv(data: bytes, *, source: str = "CSV") -> pd.DataFrame:
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=list(_RAW_FIELDS), skip_rows=skip),
             convert_options=pacsv.ConvertOptions(column_types=_CSV_TYPES),
-        ).to_pandas()
+        )
     except pa.ArrowInvalid as e:
         raise MalformedFile(f"{source}: not a kline CSV ({e})", Malformation.BAD_CSV) from e
-    if raw[list(COLUMNS)].isna().any().any():
+    if any(raw.column(c).null_count for c in COLUMNS):
         raise MalformedFile(
             f"{source}: missing fields (a line cut short?)", Malformation.TRUNCATED_CSV
         )
-    return _typed(raw)
+    return _typed({c: raw.column(c) for c in COLUMNS})
 
 
 def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") -> pd.DataFrame:
@@ -115,20 +116,19 @@ def from_rest_json(data: bytes | list[Any], *, source: str = "REST response") ->
     # Column by column through pyarrow: its casts parse the numbers sent as strings in C++.
     fields = dict(zip(_RAW_FIELDS, zip(*rows, strict=True), strict=True))
     try:
-        frame = pd.DataFrame({c: _numbers(fields[c], _CSV_TYPES[c]) for c in COLUMNS})
+        columns = {c: _numbers(fields[c], _CSV_TYPES[c]) for c in COLUMNS}
     except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
         raise MalformedPage(f"{source}: non-numeric field ({e})", Malformation.NON_NUMERIC) from e
-    return _typed(frame)
+    return _typed(columns)
 
 
-def _numbers(values: tuple[Any, ...], kind: pa.DataType) -> np.ndarray:
-    """`values` (numbers, or numbers as strings) as a numpy array of `kind`; ValueError or an
+def _numbers(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
+    """`values` (numbers, or numbers as strings) as an array of `kind`; ValueError or an
     Arrow error for anything else, a missing value included."""
     array = pa.array(values)
     if array.null_count:
         raise ValueError("a field is null")
-    numbers: np.ndarray = array.cast(kind).to_numpy()
-    return numbers
+    return array.cast(kind)
 
 
 def final_only(candles: pd.DataFrame, now_ms: int) -> pd.DataFrame:
@@ -142,13 +142,12 @@ def open_ms(candles: pd.DataFrame) -> np.ndarray:
     return candles["open_time"].astype("int64").to_numpy()
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.loc[:, list(COLUMNS)].copy()
+def _typed(columns: dict[str, pa.Array | pa.ChunkedArray]) -> pd.DataFrame:
+    """The parsed fields as the candle table, converted in Arrow and handed to pandas once."""
+    typed = {c: columns[c].cast(_CSV_TYPES[c]) for c in COLUMNS}
     for c in TIME_COLUMNS:
-        values = out[c].astype("int64").to_numpy()
-        values = np.where(values >= MICROS_FROM, values // 1000, values)
-        out[c] = pd.to_datetime(values, unit="ms", utc=True).astype(TIME_DTYPE)
-    out["trades"] = out["trades"].astype("int64")
-    for c in FLOAT_COLUMNS:
-        out[c] = out[c].astype("float64")
-    return out.reset_index(drop=True)
+        values = typed[c]
+        in_ms = pc.if_else(pc.greater_equal(values, MICROS_FROM), pc.divide(values, 1000), values)
+        typed[c] = in_ms.cast(pa.timestamp("ms", tz="UTC"))
+    frame: pd.DataFrame = pa.table(typed).to_pandas()
+    return frame

@@ -6,9 +6,11 @@ Statuses and reasons are enums in the program; they become strings only in `to_f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qlir_core.slices import SliceKey
@@ -85,6 +87,9 @@ class ManifestRow:
 COLUMNS = tuple(f.name for f in fields(ManifestRow))
 _ENUMS: dict[str, type[Enum]] = {"source": Source, "status": SliceStatus, "reason": StatusReason}
 _NULLABLE_INT = ("http_status", "first_open_ms", "last_open_ms", "used_weight")
+_TIMES = ("requested_at", "completed_at")
+_FLOATS = ("duration_ms", "persist_ms")
+_STRINGS = ("slice_key", "slice_id", "url")  # every other column is int64
 
 
 def classify(window: SliceKey, n_candles: int, now_ms: int) -> tuple[SliceStatus, StatusReason]:
@@ -102,24 +107,31 @@ def classify(window: SliceKey, n_candles: int, now_ms: int) -> tuple[SliceStatus
 
 def to_frame(rows: list[ManifestRow]) -> pd.DataFrame:
     """The ledger as a table, enums written as their string values."""
-    frame = pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
-    for name in _ENUMS:
-        frame[name] = frame[name].map(lambda e: e.value).astype("string")
-    for name in ("slice_key", "slice_id", "url"):
-        frame[name] = frame[name].astype("string")
-    for name in ("start_ms", "end_ms", "limit", "n_candles", "bytes", "attempt"):
-        frame[name] = frame[name].astype("int64")
-    for name in _NULLABLE_INT:
-        frame[name] = frame[name].astype("Int64")
-    for name in ("requested_at", "completed_at"):
-        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ms, UTC]")
-    frame["duration_ms"] = frame["duration_ms"].astype("float64")
+    # Column by column with each column's dtype: one array per column instead of a frame of
+    # objects cast afterwards (a ledger is written and validated for every partition).
+    frame = pd.DataFrame(
+        {name: _column(name, [getattr(r, name) for r in rows]) for name in COLUMNS},
+        columns=list(COLUMNS),
+    )
     if frame["persist_ms"].isna().all():
         # Not persisted through `publish.publish_partition`: the ledger is written as before the
         # column existed, byte for byte (a version id hashes these bytes).
         return frame.drop(columns=["persist_ms"])
-    frame["persist_ms"] = frame["persist_ms"].astype("float64")  # None → NaN
     return frame
+
+
+def _column(name: str, values: list[Any]) -> Any:
+    if name in _ENUMS:
+        return pd.array([e.value for e in values], dtype="string")
+    if name in _TIMES:
+        return pd.to_datetime(values, utc=True).astype("datetime64[ms, UTC]")
+    if name in _NULLABLE_INT:
+        return pd.array(values, dtype="Int64")
+    if name in _FLOATS:
+        return np.array(values, dtype=np.float64)  # None → NaN
+    if name in _STRINGS:
+        return pd.array(values, dtype="string")
+    return np.array(values, dtype=np.int64)
 
 
 def from_frame(frame: pd.DataFrame) -> list[ManifestRow]:

@@ -38,11 +38,12 @@ import io
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -228,15 +229,22 @@ class Store:
             kept = () if previous is None else previous.kept
             if corrections and previous is not None:
                 kept = (*kept, previous.version)
-            candles_bytes = table_bytes(part.candles)
-            manifest_bytes = table_bytes(manifest.to_frame(part.manifest))
+            candles = pa.Table.from_pandas(part.candles, preserve_index=False)
+            candles_bytes = parquet_bytes(candles)
+            ledger = manifest.to_frame(part.manifest)
+            manifest_bytes = table_bytes(ledger)
             raw = {p.name: sha256(p.data) for p in part.raw}
             fetched = fetched_at_ms(part.manifest)
             digests = [sha256(candles_bytes), sha256(manifest_bytes)]
             # The version names the fetch, not how long this store took to write it: the same
-            # fetch gets the same version on a disk and on S3.
-            fetch_only = [replace(r, persist_ms=None) for r in part.manifest]
-            identity = [digests[0], sha256(table_bytes(manifest.to_frame(fetch_only)))]
+            # fetch gets the same version on a disk and on S3. Without its persist times the
+            # ledger is written as `to_frame` writes rows that have none.
+            fetch_only = (
+                table_bytes(ledger.drop(columns=["persist_ms"]))
+                if "persist_ms" in ledger
+                else manifest_bytes
+            )
+            identity = [digests[0], sha256(fetch_only)]
             version = version_id(fetched, identity + [f"{n}:{d}" for n, d in sorted(raw.items())])
             folder = self.version_dir(part.series, part.day, version)
             for payload in part.raw:
@@ -261,7 +269,7 @@ class Store:
                 raw_sha256=raw,
                 kept=tuple(dict.fromkeys(v for v in kept if v != version)),
             )
-            commit = table_bytes(part.candles, stamp)
+            commit = parquet_bytes(candles, stamp)
             write_atomic(self.candles_path(part.series, part.day), commit)
             done("commit")
             self._remove_versions(part.series, part.day, stamp.retained)
@@ -394,25 +402,39 @@ class Store:
                 partition_base_dir=base.path,
             )
 
-    def scan_candles(self, series: Series, days: Iterable[date] | None = None) -> pd.DataFrame:
+    def scan_candles(
+        self,
+        series: Series,
+        days: Iterable[date] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """Every stored candle of `series` as one table sorted by open time: a single dataset
-        scan with partition pruning, not one read per day."""
+        scan with partition pruning, not one read per day. `columns` (open_time always comes
+        too) reads only those columns of the files; by default every column."""
+        wanted = [
+            c for c in candle_table.COLUMNS if columns is None or c in columns or c == "open_time"
+        ]
         try:
             dataset = self.candles_dataset()
         except FileNotFoundError:
-            return candle_table.empty()
+            return candle_table.empty().loc[:, wanted]
         where = (ds.field("symbol") == series.symbol) & (
             ds.field("interval") == series.interval.value
         )
         if days is not None:
             where &= ds.field("date").isin([d.isoformat() for d in days])
         with self._access():
-            table = dataset.to_table(columns=list(candle_table.COLUMNS), filter=where)
+            table = dataset.to_table(columns=wanted, filter=where)
+        if not table.num_rows:
+            return candle_table.empty().loc[:, wanted]
+        # Day files are read in date order and each is sorted, so the table usually is: sorted
+        # here only when it is not, in Arrow, before the one copy into pandas.
+        opens = table.column("open_time").cast(pa.int64()).to_numpy()
+        if not bool((np.diff(opens) >= 0).all()):
+            table = table.sort_by("open_time")
         frame: pd.DataFrame = table.to_pandas()
-        if frame.empty:
-            return candle_table.empty()
-        frame = frame.sort_values("open_time", kind="stable").reset_index(drop=True)
-        return frame.astype({c: candle_table.TIME_DTYPE for c in candle_table.TIME_COLUMNS})
+        times = {c: candle_table.TIME_DTYPE for c in candle_table.TIME_COLUMNS if c in wanted}
+        return frame.astype(times, copy=False)
 
     # -- versions --------------------------------------------------------------------------
     def _version_of(self, series: Series, day: date, version: str | None) -> UPath:
@@ -489,7 +511,11 @@ class Store:
 
 def table_bytes(frame: pd.DataFrame, stamp: Stamp | None = None) -> bytes:
     """A DataFrame as parquet bytes (zstd), without the pandas index; `stamp` in its metadata."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False), stamp)
+
+
+def parquet_bytes(table: pa.Table, stamp: Stamp | None = None) -> bytes:
+    """A table as parquet bytes (zstd); `stamp` in its metadata."""
     if stamp is not None:
         table = table.replace_schema_metadata({**table.schema.metadata, STAMP_KEY: stamp.encode()})
     sink = io.BytesIO()

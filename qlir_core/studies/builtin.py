@@ -20,7 +20,7 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 FOCUS_LABELS = ("touch_lower_mid", "touch_mid_upper", "touch_all")
 
 
-@study("sma_study")
+@study("sma_study", columns=PRICE_COLUMNS)
 def sma_trend_legs(
     candles: pd.DataFrame,
     series: Series,
@@ -63,7 +63,7 @@ def sma_trend_legs(
     )
 
 
-@study("band_touch_study")
+@study("band_touch_study", columns=("high", "low", "close"))
 def band_touches(
     candles: pd.DataFrame,
     series: Series,
@@ -123,7 +123,7 @@ def band_touches(
     )
 
 
-@study("marks_backtest")
+@study("marks_backtest", columns=PRICE_COLUMNS)
 def sma_marks_backtest(
     candles: pd.DataFrame,
     series: Series,

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pydantic
 
+from qlir_core import candles as candle_table
 from qlir_core.errors import ConfigError
 from qlir_core.series import Series
 
@@ -46,6 +47,8 @@ StudyFunction = Callable[..., StudyResult]
 class Study:
     name: str
     function: StudyFunction
+    # The candle columns it reads besides open_time (which every study gets); None: all of them.
+    columns: tuple[str, ...] | None = None
 
     @property
     def description(self) -> str:
@@ -106,13 +109,25 @@ def _model_name(study_name: str) -> str:
 _REGISTRY: dict[str, Study] = {}
 
 
-def study(name: str) -> Callable[[StudyFunction], StudyFunction]:
-    """Register a study function under `name` (the asset's name)."""
+def study(
+    name: str, *, columns: Sequence[str] | None = None
+) -> Callable[[StudyFunction], StudyFunction]:
+    """Register a study function under `name` (the asset's name). `columns` names the candle
+    columns it reads (open_time always comes too), so only those are read from storage; by
+    default it gets every column."""
+    if columns is not None:
+        unknown = [c for c in columns if c not in candle_table.COLUMNS]
+        if unknown:
+            raise ValueError(
+                f"study {name!r}: {unknown} are not candle columns; the columns are "
+                + ", ".join(candle_table.COLUMNS)
+            )
+        columns = tuple(c for c in candle_table.COLUMNS if c in columns and c != "open_time")
 
     def register(function: StudyFunction) -> StudyFunction:
         if name in _REGISTRY and _REGISTRY[name].function is not function:
             raise ValueError(f"a study named {name!r} is already registered")
-        _REGISTRY[name] = Study(name, function)
+        _REGISTRY[name] = Study(name, function, columns)
         return function
 
     return register

@@ -108,7 +108,7 @@ class TableModel:
         evaluated = {r for r, cols in self.rules.items() if usable.issuperset(cols)}
         out: dict[Rule, RuleResult] = {self.structure: (0, [])}
         out.update({r: (0, []) for r in self.rules if r in evaluated})
-        if not self._screen_passes(frame, usable):
+        if not self.passes_screen(frame, usable):
             try:
                 self.schema.validate(frame, lazy=True)
             except SchemaErrors as e:
@@ -124,15 +124,21 @@ class TableModel:
             )
         return self._dtype_ok[key]
 
-    def _screen_passes(self, frame: pd.DataFrame, usable: frozenset[str]) -> bool:
-        """The schema's columns, dtypes and nulls, then every check's function."""
-        columns = self.schema.columns
-        if not self._screenable or not len(frame.columns) == len(usable) == len(columns):
-            return False
-        for name, column in columns.items():
-            if not column.nullable and _has_nulls(frame[name]):
+    def passes_screen(self, frame: pd.DataFrame, usable: frozenset[str] | None = None) -> bool:
+        """Whether `frame` passes without pandera's own validation: the schema's columns (an
+        optional one may be absent), dtypes and nulls, then every check's function (pandera
+        skips the checks of an absent optional column)."""
+        usable = self.usable(frame) if usable is None else usable
+        if not self._screenable or len(frame.columns) != len(usable):
+            return False  # a column the schema lacks, one twice, or one of another dtype
+        for name, column in self.schema.columns.items():
+            if name not in usable:
+                if column.required:
+                    return False
+            elif not column.nullable and _has_nulls(frame[name]):
                 return False
-        return all(c.holds(frame) for c in self.checks)
+        present = (c for c in self.checks if c.column is None or c.column in usable)
+        return all(usable.issuperset(c.reads) and c.holds(frame) for c in present)
 
     def _failures(
         self,

@@ -100,3 +100,20 @@ def test_stored_days_are_read_from_the_hive_paths_of_candle_tables(tmp_path):
     staged.parent.mkdir(parents=True)
     staged.write_bytes(b"")  # a write in progress is not a stored day
     assert store.stored_days(SERIES) == [DAY, later]
+
+
+def test_a_scan_of_some_columns_reads_those_with_open_time_in_table_order(tmp_path):
+    store = Store(str(tmp_path))
+    for day in (DAY, date(2023, 1, 22)):
+        table = candles.from_csv(ROW.encode())
+        shift = pd.Timestamp(day, tz="UTC") - pd.Timestamp(DAY, tz="UTC")
+        table[["open_time", "close_time"]] += shift
+        store.publish(PartitionData(SERIES, day, table, [], []))
+    every = store.scan_candles(SERIES)
+    some = store.scan_candles(SERIES, columns=["close", "high"])
+    assert list(some.columns) == ["open_time", "high", "close"]
+    pd.testing.assert_frame_equal(some, every.loc[:, ["open_time", "high", "close"]])
+    assert len(some) == 2
+    nothing = Store(str(tmp_path / "empty")).scan_candles(SERIES, columns=["close"])
+    assert list(nothing.columns) == ["open_time", "close"]
+    assert nothing.empty

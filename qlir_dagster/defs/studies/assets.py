@@ -59,7 +59,7 @@ def _study_asset(
     ) -> dg.Output[StudyResult]:
         series = Series.parse(context.partition_key)
         started = time.perf_counter()
-        candles = storage.store().scan_candles(series)
+        candles = storage.store().scan_candles(series, columns=study.columns)
         read_s = time.perf_counter() - started
         if candles.empty:
             raise dg.Failure(
