@@ -3,7 +3,7 @@ of moto's server (its own process on 127.0.0.1), scanned as one hive dataset thr
 s3fs (what Store.scan_candles uses) and through pyarrow's own S3 filesystem, every column and
 the SMA study's columns, in alternating rounds; medians.
 
-    uv run python bench/bench_s3_read.py [--rounds 5]
+    cd bench && uv run python bench_s3_read.py [--rounds 5]
 
 moto is one Python process: the figures say how many requests and how much client work each
 path costs, not how fast AWS is.
@@ -23,13 +23,11 @@ from pathlib import Path
 
 import boto3
 import pyarrow.dataset as ds
+from bench_studies import synthetic_candles
 from pyarrow import fs as pafs
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_studies import synthetic_candles  # noqa: E402
-
-from qlir_core.series import Series  # noqa: E402
-from qlir_core.storage import PartitionData, Store  # noqa: E402
+from qlir_core.series import Series
+from qlir_core.storage import PartitionData, Store
 
 SERIES = Series.parse("BTCUSDT-1m")
 BUCKET = "qlir-bench"
@@ -91,7 +89,8 @@ def main() -> None:
         assert len(set(rows.values())) == 1, rows
         medians = {k: statistics.median(v) for k, v in times.items()}
         for name, t in times.items():
-            print(f"{name}: median {medians[name]:.3f} s (" + ", ".join(f"{x:.3f}" for x in t) + ")")
+            each = ", ".join(f"{x:.3f}" for x in t)
+            print(f"{name}: median {medians[name]:.3f} s ({each})")
         for cols in ("all", "sma"):
             ratio = medians[f"s3fs {cols}"] / medians[f"pyarrow {cols}"]
             print(f"s3fs / pyarrow's S3, {cols} columns = {ratio:.2f}")
