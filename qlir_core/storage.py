@@ -433,8 +433,10 @@ class Store:
         if not bool((np.diff(opens) >= 0).all()):
             table = table.sort_by("open_time")
         frame: pd.DataFrame = table.to_pandas()
-        times = {c: candle_table.TIME_DTYPE for c in candle_table.TIME_COLUMNS if c in wanted}
-        return frame.astype(times, copy=False)
+        for c in candle_table.TIME_COLUMNS:
+            if c in frame and frame[c].dtype != candle_table.TIME_DTYPE:
+                frame[c] = frame[c].astype(candle_table.TIME_DTYPE)
+        return frame
 
     # -- versions --------------------------------------------------------------------------
     def _version_of(self, series: Series, day: date, version: str | None) -> UPath:
