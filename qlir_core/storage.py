@@ -62,7 +62,6 @@ from qlir_core.series import Series
 from qlir_core.versions import STAMP_KEY, Stamp, fetched_at_ms, sha256, version_id
 
 KLINES = "klines"
-TIME = pd.DatetimeTZDtype("ms", "UTC")  # the stored candle times
 MANIFEST = "manifest"  # a dataset (`Store.dataset`): the current versions' ledgers
 VERSIONS = "versions"
 CORRECTIONS = "corrections"
@@ -434,8 +433,9 @@ class Store:
         if not bool((np.diff(opens) >= 0).all()):
             table = table.sort_by("open_time")
         frame: pd.DataFrame = table.to_pandas()
-        other = [c for c in candle_table.TIME_COLUMNS if c in frame and frame[c].dtype != TIME]
-        return frame.astype(dict.fromkeys(other, TIME)) if other else frame
+        time = candle_table.TIME_DTYPE
+        other = [c for c in candle_table.TIME_COLUMNS if c in frame and frame[c].dtype != time]
+        return frame.astype(dict.fromkeys(other, time)) if other else frame
 
     # -- versions --------------------------------------------------------------------------
     def _version_of(self, series: Series, day: date, version: str | None) -> UPath:
