@@ -2,6 +2,9 @@
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -47,3 +50,13 @@ def shipped_home(home: Path) -> Path:
     with dg.DagsterInstance.from_config(str(home)):
         pass
     return home
+
+
+@contextmanager
+def shipped_instance() -> Iterator[dg.DagsterInstance]:
+    """The instance of a new Dagster home with the shipped dagster.yaml, as users run it."""
+    with (
+        tempfile.TemporaryDirectory(prefix="qlir-home-") as home,
+        dg.DagsterInstance.from_config(str(shipped_home(Path(home)))) as instance,
+    ):
+        yield instance

@@ -1,12 +1,14 @@
 """Helpers to build the code location for a test and run it in process."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 
 import dagster as dg
 import pytest
 
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
+from tests.conftest import shipped_instance
 
 
 @pytest.fixture
@@ -20,6 +22,13 @@ def make_defs(tmp_path) -> Callable[..., dg.Definitions]:
     return make
 
 
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A new home's instance on the shipped dagster.yaml."""
+    with shipped_instance() as instance:
+        yield instance
+
+
 def run_range(defs: dg.Definitions, first: str, last: str) -> dg.ExecuteInProcessResult:
     """One ranged run of the asset job, as `--partition-range first...last` launches it."""
     job = defs.resolve_job_def("klines_job")
@@ -27,18 +36,16 @@ def run_range(defs: dg.Definitions, first: str, last: str) -> dg.ExecuteInProces
         "dagster/asset_partition_range_start": first,
         "dagster/asset_partition_range_end": last,
     }
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False
-    )
+    with shipped_instance() as instance:
+        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
 def run_one(
     defs: dg.Definitions, key: str, instance: dg.DagsterInstance | None = None
 ) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def("klines_job")
-    return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), partition_key=key, raise_on_error=False
-    )
+    with nullcontext(instance) if instance is not None else shipped_instance() as on:
+        return job.execute_in_process(instance=on, partition_key=key, raise_on_error=False)
 
 
 def run_log(instance: dg.DagsterInstance, run_id: str, level: int) -> list[str]:

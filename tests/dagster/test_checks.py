@@ -82,7 +82,7 @@ def test_an_exchange_halt_is_a_warning_and_the_day_is_stored(make_defs, tmp_path
 )
 @pytest.mark.parametrize("source", ["archive", "rest"])
 def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
-    make_defs, tmp_path, source, corruption, check, rule
+    make_defs, tmp_path, instance, source, corruption, check, rule
 ):
     with serve(market()) as url:
         assert run_one(make_defs(**env(url, source)), KEY).success
@@ -90,7 +90,6 @@ def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
     before = stored.read_bytes()
 
     with serve(market(corrupt_days=[f"{corruption}:BTCUSDT-1m:2024-01-02"])) as url:
-        instance = dg.DagsterInstance.ephemeral()
         result = run_one(make_defs(**env(url, source)), KEY, instance)
     assert not result.success
     failed = evaluations(result)[check]
@@ -109,15 +108,15 @@ def test_corruption_is_an_error_and_leaves_the_stored_day_untouched(
     assert any(f"ERROR {rule.name} BTCUSDT-1m 2024-01-02: 1 violation(s)" in w for w in warnings)
 
 
-def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make_defs, tmp_path):
+def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(
+    make_defs, tmp_path, instance
+):
     with serve(market()) as url:
         defs = make_defs(**env(url, "rest"))
         assert run_one(defs, KEY).success
     # The exchange is gone now: the checks-only job must not need it.
     checks_job = defs.resolve_job_def("klines_checks")
-    clean = checks_job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
+    clean = checks_job.execute_in_process(instance=instance, raise_on_error=False)
     assert clean.success
     per_partition = evaluations(clean)
     assert sorted(per_partition) == sorted(
@@ -135,9 +134,7 @@ def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make
         *rows[1:],
     ]
     write_atomic(store.manifest_path(BTC, DAY), table_bytes(manifest.to_frame(broken)))
-    dirty = checks_job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
+    dirty = checks_job.execute_in_process(instance=instance, raise_on_error=False)
     assert not dirty.success
     failed = evaluations(dirty)["slice_parse"]
     assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
@@ -149,7 +146,7 @@ def test_the_checks_only_job_fetches_nothing_and_fails_on_a_broken_manifest(make
 
 @pytest.mark.parametrize("source", ["archive", "rest"])
 def test_a_duplicated_candle_is_refused_at_the_fetch_and_the_stored_day_kept(
-    make_defs, tmp_path, source
+    make_defs, tmp_path, instance, source
 ):
     """A page with a candle twice is malformed: retried, then refused before validation (the
     checks-only job shows duplicates found in stored data, see test_cli)."""
@@ -159,7 +156,6 @@ def test_a_duplicated_candle_is_refused_at_the_fetch_and_the_stored_day_kept(
     before = stored.read_bytes()
 
     with serve(market(corrupt_days=["dup:BTCUSDT-1m:2024-01-02"])) as url:
-        instance = dg.DagsterInstance.ephemeral()
         result = run_one(make_defs(**env(url, source)), KEY, instance)
     assert not result.success
     error = result.failure_data_for_node("klines").error.message
@@ -199,7 +195,7 @@ class PricedCandles(CandleSchema):
 
 
 def test_a_check_added_to_the_candle_model_reaches_screen_cases_and_check_result(
-    make_defs, tmp_path, monkeypatch
+    make_defs, tmp_path, instance, monkeypatch
 ):
     with serve(market()) as url:
         defs = make_defs(**env(url, "rest"))
@@ -225,7 +221,7 @@ def test_a_check_added_to_the_candle_model_reaches_screen_cases_and_check_result
     ]
     # the check result, through the checks-only job
     result = defs.resolve_job_def("klines_checks").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=instance, raise_on_error=False
     )
     assert not result.success
     failed = evaluations(result)["candle_schema"]

@@ -58,13 +58,6 @@ def check_status(instance: dg.DagsterInstance, defs, check: str) -> dict[str, st
     }
 
 
-@pytest.fixture
-def instance(tmp_path):
-    (tmp_path / "dagster_home").mkdir()
-    with dg.DagsterInstance.local_temp(str(tmp_path / "dagster_home")) as home:
-        yield home
-
-
 def test_a_refused_day_in_a_range_does_not_hide_the_stored_ones(make_defs, tmp_path, instance):
     corrupt = market(corrupt_days=["misalign:BTCUSDT-1m:2024-01-02"])
     with serve(corrupt) as url:

@@ -7,6 +7,7 @@ import pytest
 from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_core.studies import registered
+from tests.conftest import shipped_instance
 from tests.dagster.conftest import run_range
 
 ETH = Series.parse("ETHUSDT-1m")
@@ -27,9 +28,10 @@ def eth_two_days(mirror, make_defs, tmp_path):
 def materialize_study(defs, name, config=None):
     job = defs.resolve_job_def("studies_job").get_subset(asset_selection={dg.AssetKey(name)})
     run_config = {"ops": {name: {"config": config}}} if config else None
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), partition_key="ETHUSDT-1m", run_config=run_config
-    )
+    with shipped_instance() as instance:
+        return job.execute_in_process(
+            instance=instance, partition_key="ETHUSDT-1m", run_config=run_config
+        )
 
 
 def test_every_registered_study_is_an_asset(eth_two_days):
@@ -79,7 +81,9 @@ def test_band_touch_study_with_configured_period(eth_two_days):
     ],
     ids=["unknown-name", "not-a-list", "not-an-int"],
 )
-def test_a_wrong_study_parameter_is_refused_before_the_run(make_defs, study, config, message):
+def test_a_wrong_study_parameter_is_refused_before_the_run(
+    make_defs, instance, study, config, message
+):
     """Run config is checked against each study's typed config, as the launchpad checks it."""
     job = make_defs(QLIR_SERIES="ETHUSDT-1m").resolve_job_def("studies_job")
     run_config = {"ops": {study: {"config": config}}}
@@ -87,7 +91,7 @@ def test_a_wrong_study_parameter_is_refused_before_the_run(make_defs, study, con
         dg.validate_run_config(job, run_config)
     with pytest.raises(dg.DagsterInvalidConfigError, match=message):
         job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance,
             partition_key="ETHUSDT-1m",
             run_config=run_config,
         )
@@ -104,9 +108,8 @@ def test_the_launchpad_form_of_study_parameters_is_valid(make_defs):
     }
 
 
-def test_new_klines_trigger_the_studies(eth_two_days):
+def test_new_klines_trigger_the_studies(eth_two_days, instance):
     defs, _ = eth_two_days
-    instance = dg.DagsterInstance.ephemeral()
     before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert before.total_requested == 0
     run = defs.resolve_job_def("klines_job").execute_in_process(

@@ -32,6 +32,7 @@ from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_sim import Limits, Market, Synthetic, create_app, serve
 from qlir_sim import app as sim_app
+from tests.conftest import shipped_instance
 
 DAY = date(2024, 1, 2)
 BTC_1M = Series.parse("BTCUSDT-1m")
@@ -230,9 +231,8 @@ def make_defs(
 
 def run_one(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def("klines_job")
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), partition_key=key, raise_on_error=False
-    )
+    with shipped_instance() as instance:
+        return job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
 
 
 def limit_of(url: str) -> WeightLimit:

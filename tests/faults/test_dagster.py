@@ -17,6 +17,7 @@ import pytest
 from qlir_core.manifest import SliceStatus, Source, StatusReason
 from qlir_core.series import Series
 from qlir_core.storage import Store
+from tests.conftest import shipped_instance
 from tests.faults.conftest import BTC_1M, DAY, Sim, run_one
 
 KEY = f"{DAY.isoformat()}|BTCUSDT-1m"
@@ -155,14 +156,12 @@ def test_a_ranged_run_through_mixed_faults_stores_every_day_exactly(
     defs = make_defs(sim.url, QLIR_SERIES="BTCUSDT-1m,ETHUSDT-1m")
     job = defs.resolve_job_def("klines_job")
     days = [date(2024, 1, 1) + timedelta(days=i) for i in range(5)]
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": f"{days[0]}|BTCUSDT-1m",
-            "dagster/asset_partition_range_end": f"{days[-1]}|BTCUSDT-1m",
-        },
-        raise_on_error=False,
-    )
+    tags = {
+        "dagster/asset_partition_range_start": f"{days[0]}|BTCUSDT-1m",
+        "dagster/asset_partition_range_end": f"{days[-1]}|BTCUSDT-1m",
+    }
+    with shipped_instance() as instance:
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
     assert result.success
     store = Store(str(tmp_path / "data"))
     for day in days:

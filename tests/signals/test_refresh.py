@@ -20,7 +20,7 @@ from qlir_core.studies.alerts import ALERTS_TABLE, SIGNALS
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_sim.process import running
-from tests.conftest import shipped_home
+from tests.conftest import shipped_home, shipped_instance
 from tests.signals.conftest import (
     ETH,
     TAIL_10PCT,
@@ -156,7 +156,7 @@ def test_two_refreshes_raise_one_alert(
         # The next refresh, and a fresh instance (a restart), find the alert already raised.
         _klines(defs, instance, today.isoformat())
         assert _series_assets(defs, instance, ("signals",)).passed
-        with dg.DagsterInstance.ephemeral() as fresh:
+        with shipped_instance() as fresh:
             assert _series_assets(defs, fresh, ("signals",)).passed
     assert len(receiver.bodies) == 1
     stored = pd.read_parquet(

@@ -17,6 +17,7 @@ from qlir_dagster.definitions import build_defs
 from qlir_dagster.defs.binance.assets import build_candles
 from qlir_dagster.defs.binance.partitions import day_partitions, series_partitions
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
+from tests.conftest import shipped_instance
 from tests.storage.conftest import SECRET_ACCESS_KEY
 
 # Timing and per-run columns of the ledger; everything else must be equal.
@@ -43,19 +44,22 @@ def materialize(
             "dagster/asset_partition_range_end": last,
         }
     )
-    return dg.materialize(
-        [build_candles(Endpoint.KLINES, day_partitions(settings, series_partitions(settings)))],
-        resources={
-            "binance": BinanceResource(
-                source=SourceMode.ARCHIVE, rest_url="http://127.0.0.1:9", archive_url=str(mirror)
-            ),
-            "storage": StorageResource(root=root),
-        },
-        partition_key=key,
-        tags=tags,
-        instance=dg.DagsterInstance.ephemeral(),
-        **kwargs,
-    )
+    with shipped_instance() as instance:
+        return dg.materialize(
+            [build_candles(Endpoint.KLINES, day_partitions(settings, series_partitions(settings)))],
+            resources={
+                "binance": BinanceResource(
+                    source=SourceMode.ARCHIVE,
+                    rest_url="http://127.0.0.1:9",
+                    archive_url=str(mirror),
+                ),
+                "storage": StorageResource(root=root),
+            },
+            partition_key=key,
+            tags=tags,
+            instance=instance,
+            **kwargs,
+        )
 
 
 def layer_table(store: Store, layer: str):
@@ -145,16 +149,15 @@ def run_graph(mirror, root: str) -> None:
             }
         )
     )
-    instance = dg.DagsterInstance.ephemeral()
     tags = {
         "dagster/asset_partition_range_start": "2022-08-14|ETHUSDT-1m",
         "dagster/asset_partition_range_end": "2022-08-15|ETHUSDT-1m",
     }
-    assert (
-        defs.resolve_job_def("klines_job").execute_in_process(instance=instance, tags=tags).success
-    )
-    studies = defs.resolve_job_def("studies_job")
-    assert studies.execute_in_process(instance=instance, partition_key="ETHUSDT-1m").success
+    with shipped_instance() as instance:
+        klines = defs.resolve_job_def("klines_job")
+        assert klines.execute_in_process(instance=instance, tags=tags).success
+        studies = defs.resolve_job_def("studies_job")
+        assert studies.execute_in_process(instance=instance, partition_key="ETHUSDT-1m").success
 
 
 def test_the_studies_in_a_bucket_equal_the_studies_in_a_folder(aws_env, bucket, mirror, tmp_path):
