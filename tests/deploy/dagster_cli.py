@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.deploy.servers import free_port, wait_for_port
+from tests.deploy.servers import Postgres, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEFS = ["-m", "qlir_dagster.definitions"]
@@ -51,6 +51,17 @@ def production_home(home: Path, pg_env: dict[str, str]) -> dict[str, str]:
         "DAGSTER_COMPUTE_LOG_DIR": str(home / "compute_logs"),
         "DAGSTER_ARTIFACT_DIR": str(home / "artifacts"),
     }
+
+
+def migrated(db: Postgres, home: Path) -> Postgres:
+    """The team's database with Dagster's tables in it, made once from `home` before any process
+    starts, as the Production steps say: processes started together on an empty database race
+    on creating the tables, and one of them fails."""
+    env = os.environ | production_home(home, db.env())
+    command = [sys.executable, "-m", "dagster", "instance", "migrate"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return db
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import yaml
 from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_sim import Synthetic, serve
-from tests.deploy.dagster_cli import REPO, process, production_home
+from tests.deploy.dagster_cli import REPO, migrated, process, production_home
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ LOCATION = ["-f", str(Path(__file__).with_name("celery_location.py"))]
 
 
 def test_a_ranged_run_executes_its_steps_on_celery_workers(postgres, redis_url, tmp_path):
-    db = postgres.create_database("dagster_celery")
+    db = migrated(postgres.create_database("dagster_celery"), tmp_path / "admin")
     market = Synthetic([s.split("-")[0] for s in SERIES], ["1m"], FIRST, days=DAYS + 1)
     with serve(market) as url:
         env = os.environ | production_home(tmp_path / "home", db.env())

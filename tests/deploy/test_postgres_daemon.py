@@ -20,6 +20,7 @@ from tests.deploy.dagster_cli import (
     REPO,
     daemon,
     launch_backfill,
+    migrated,
     production_home,
     wait_for_backfill,
     webserver,
@@ -103,7 +104,7 @@ def same_data(a: Store, b: Store, studies: list[str]) -> None:
 def test_a_backfill_through_the_daemon_on_postgres_stores_what_the_laptop_does(
     postgres, exchange, tmp_path, monkeypatch
 ):
-    db = postgres.create_database("dagster_backfill")
+    db = migrated(postgres.create_database("dagster_backfill"), tmp_path / "admin")
     env = os.environ | production_home(tmp_path / "home", db.env())
     env |= settings(exchange, str(tmp_path / "data"))
     logs = tmp_path / "logs"

@@ -22,7 +22,7 @@ from qlir_core import candles
 from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_sim import Synthetic, running
-from tests.deploy.dagster_cli import DEFS, REPO, production_home
+from tests.deploy.dagster_cli import DEFS, REPO, migrated, production_home
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +51,8 @@ def exchange(weight_limit: int) -> AbstractContextManager[str]:
 
 
 @pytest.fixture(scope="module")
-def instance_db(postgres):
-    return postgres.create_database("dagster_workers")
+def instance_db(postgres, tmp_path_factory):
+    return migrated(postgres.create_database("dagster_workers"), tmp_path_factory.mktemp("admin"))
 
 
 def worker_env(tmp: Path, name: str, url: str, db, redis_url: str, root: Path) -> dict[str, str]:
