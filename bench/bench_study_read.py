@@ -1,16 +1,21 @@
 """The studies' input read: one year of one series' 1m candles stored as 366 day partitions,
 read back as one hive dataset scan (Store.scan_candles) beside DuckDB's `read_parquet` of the
 same files (both to a pandas table), in alternating rounds: every column, and the columns the
-SMA study reads (open_time and OHLC); then the studies on the table.
+SMA study reads (open_time and OHLC); then the studies on the table. `--other-series N` adds N
+more series to the store (links to the same day files, under made-up symbols), as in a store of
+many series: the scan of one series should not notice them.
 
-    cd bench && uv run python bench_study_read.py [--rounds 5]
+    cd bench && uv run python bench_study_read.py [--rounds 5] [--other-series 0]
 """
 
 import argparse
 import logging
+import os
+import shutil
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import duckdb
 from bench_studies import synthetic_candles
@@ -33,12 +38,18 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="qlir-bench-read-")
     store = Store(root)
     by_day = table.groupby(table["open_time"].dt.date, sort=True)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--other-series", type=int, default=0)
+    args = parser.parse_args()
     for day, rows in by_day:
         store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
     print(f"stored {len(table)} candles as {by_day.ngroups} partitions under {root}")
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    own = Path(root) / "klines" / f"symbol={SERIES.symbol}"
+    for n in range(args.other_series):
+        shutil.copytree(own, own.with_name(f"symbol=X{n:04d}USDT"), copy_function=os.link)
+    if args.other_series:
+        print(f"and {args.other_series} other series of the same days (linked files)")
     files = f"{root}/klines/symbol={SERIES.symbol}/interval={SERIES.interval.value}/*/data.parquet"
     source = f"read_parquet('{files}', hive_partitioning = true)"
     sma = registered_study("sma_study").columns

@@ -370,6 +370,17 @@ class Store:
         """The current candles of this store's endpoint as one hive-partitioned dataset."""
         return self.dataset(self.layout.candles)
 
+    def series_dataset(self, series: Series) -> ds.Dataset:
+        """The current candles of one series, partitioned by `date`: a listing of its own
+        folder, however many other series the store holds."""
+        with self._access():
+            path = self.series_dir(self.layout.candles, series)
+            if not path.exists():
+                raise FileNotFoundError(f"nothing is stored under {path}")
+            return ds.dataset(
+                path.path, filesystem=_arrow_fs(path), format="parquet", partitioning=_DAY
+            )
+
     def dataset(self, layer: str) -> ds.Dataset:
         """One hive-partitioned pyarrow dataset over a layer: a folder under the root, such as
         `klines` (the current candles) or `corrections`, or `manifest` (the current versions'
@@ -415,14 +426,10 @@ class Store:
             c for c in candle_table.COLUMNS if columns is None or c in columns or c == "open_time"
         ]
         try:
-            dataset = self.candles_dataset()
+            dataset = self.series_dataset(series)
         except FileNotFoundError:
             return candle_table.empty().loc[:, wanted]
-        where = (ds.field("symbol") == series.symbol) & (
-            ds.field("interval") == series.interval.value
-        )
-        if days is not None:
-            where &= ds.field("date").isin([d.isoformat() for d in days])
+        where = None if days is None else ds.field("date").isin(pa.array(list(days), pa.date32()))
         with self._access():
             table = dataset.to_table(columns=wanted, filter=where)
         if not table.num_rows:

@@ -117,3 +117,28 @@ def test_a_scan_of_some_columns_reads_those_with_open_time_in_table_order(tmp_pa
     nothing = Store(str(tmp_path / "empty")).scan_candles(SERIES, columns=["close"])
     assert list(nothing.columns) == ["open_time", "close"]
     assert nothing.empty
+
+
+def test_a_scan_reads_only_its_own_series_and_the_days_asked_for(tmp_path):
+    store = Store(str(tmp_path))
+    days = [DAY, date(2023, 1, 22), date(2023, 1, 23)]
+    others = [Series.parse("ETHUSDT-1m"), Series.parse("BTCUSDT-1h"), Series.parse("BTCUSDT-1s")]
+    for n, day in enumerate(days):
+        opens, closes = (str(ms + n * 86_400_000) for ms in (1674259200000, 1674259259999))
+        row = ROW.replace("1674259200000", opens).replace("1674259259999", closes)
+        table = candles.from_csv(row.encode())
+        for series in (SERIES, *others):
+            priced = table.assign(close=table["close"] + len(str(series)))
+            store.publish(PartitionData(series, day, priced, [], []))
+
+    def stored(series: Series, on: list[date]) -> pd.DataFrame:
+        tables = [store.read_candles(series, d) for d in on]
+        return pd.concat(tables, ignore_index=True)
+
+    pd.testing.assert_frame_equal(store.scan_candles(SERIES), stored(SERIES, days))
+    asked = [days[2], days[0], date(2023, 2, 1)]  # any order; a day not stored adds nothing
+    pd.testing.assert_frame_equal(
+        store.scan_candles(SERIES, asked), stored(SERIES, [days[0], days[2]])
+    )
+    assert store.scan_candles(SERIES, []).empty
+    assert store.scan_candles(Series.parse("SOLUSDT-1m")).empty
