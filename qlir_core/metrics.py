@@ -112,7 +112,9 @@ class StoreCollector(Collector):
     def _series_gaps(self, series: Series, now_ms: int, today: str) -> Iterator[_Gaps]:
         candles = _by_partition(self.store.scan_candles(series), series)
         try:
-            rows = _partitions(self.store.manifest_dataset(), series, columns=list(ledger.COLUMNS))
+            rows = _partitions(
+                self.store.manifest_dataset(series=series), series, columns=list(ledger.COLUMNS)
+            )
         except FileNotFoundError:
             rows = {}
         for key in sorted(set(candles) | set(rows)):

@@ -366,19 +366,21 @@ class Store:
                     days.add(day)
         return sorted(days)
 
-    def candles_dataset(self) -> ds.Dataset:
-        """The current candles of this store's endpoint as one hive-partitioned dataset."""
-        return self.dataset(self.layout.candles)
-
-    def series_dataset(self, series: Series) -> ds.Dataset:
-        """The current candles of one series, partitioned by `date`: a listing of its own
-        folder, however many other series the store holds."""
+    def candles_dataset(self, series: Series | None = None) -> ds.Dataset:
+        """The current candles of this store's endpoint as one hive-partitioned dataset; of one
+        series (a listing of its own folder, however many others the store holds) or of all."""
+        if series is None:
+            return self.dataset(self.layout.candles)
         with self._access():
             path = self.series_dir(self.layout.candles, series)
             if not path.exists():
                 raise FileNotFoundError(f"nothing is stored under {path}")
             return ds.dataset(
-                path.path, filesystem=_arrow_fs(path), format="parquet", partitioning=_DAY
+                path.path,
+                filesystem=_arrow_fs(path),
+                format="parquet",
+                partitioning=_HIVE,
+                partition_base_dir=(self.root / self.layout.candles).path,
             )
 
     def dataset(self, layer: str) -> ds.Dataset:
@@ -394,14 +396,16 @@ class Store:
                 raise FileNotFoundError(f"nothing is stored under {path}")
             return ds.dataset(path.path, filesystem=fs, format="parquet", partitioning=_HIVE)
 
-    def manifest_dataset(self, *, uncommitted: bool = False) -> ds.Dataset:
-        """The ledgers of the current versions as one hive-partitioned dataset: two listings
-        and one footer read per partition. With `uncommitted`, a partition that has versions
-        and no candle table adds its newest version's ledger."""
+    def manifest_dataset(
+        self, *, uncommitted: bool = False, series: Series | None = None
+    ) -> ds.Dataset:
+        """The ledgers of the current versions (of `series`, or of all) as one hive-partitioned
+        dataset: two listings and one footer read per partition. With `uncommitted`, a
+        partition that has versions and no candle table adds its newest version's ledger."""
         with self._access():
             base = self.root / self.layout.versions
             fs = _arrow_fs(base)
-            chosen = self._current_versions(uncommitted)
+            chosen = self._current_versions(uncommitted, series)
             files = [f"{base.path}/{'/'.join(_hive(k))}/{v}/{MANIFEST_FILE}" for k, v in chosen]
             if not files:
                 raise FileNotFoundError(f"no ledger is stored under {base}")
@@ -426,10 +430,10 @@ class Store:
             c for c in candle_table.COLUMNS if columns is None or c in columns or c == "open_time"
         ]
         try:
-            dataset = self.series_dataset(series)
+            dataset = self.candles_dataset(series)
         except FileNotFoundError:
             return candle_table.empty().loc[:, wanted]
-        where = None if days is None else ds.field("date").isin(pa.array(list(days), pa.date32()))
+        where = None if days is None else ds.field("date").isin(_day_names(days))
         with self._access():
             table = dataset.to_table(columns=wanted, filter=where)
         if not table.num_rows:
@@ -475,18 +479,24 @@ class Store:
             if name.endswith(".parquet") and name.removesuffix(".parquet") not in retained:
                 fs.rm_file(f"{folder.path}/{name}")
 
-    def _current_versions(self, uncommitted: bool) -> list[tuple[PartitionKey, str]]:
-        """Each partition's current version (see the module docstring), in path order."""
+    def _current_versions(
+        self, uncommitted: bool, series: Series | None = None
+    ) -> list[tuple[PartitionKey, str]]:
+        """Each partition's current version (see the module docstring), in path order: of
+        `series` (listing only its folders), or of every series."""
         fs = self.root.fs
+        scope = (
+            "" if series is None else f"/symbol={series.symbol}/interval={series.interval.value}"
+        )
         stored: dict[PartitionKey, list[str]] = {}
         base = (self.root / self.layout.versions).path
-        for key in fs.find(base):
+        for key in fs.find(base + scope):
             parts = key.removeprefix(base).strip("/").split("/")
             if len(parts) == 5 and parts[4] == MANIFEST_FILE:
                 stored.setdefault(_partition(parts[:3]), []).append(parts[3])
         current = (self.root / self.layout.candles).path
         committed: dict[PartitionKey, Stamp | None] = {}
-        for key in fs.find(current):
+        for key in fs.find(current + scope):
             parts = key.removeprefix(current).strip("/").split("/")
             if len(parts) == 4 and parts[3] == TABLE_FILE:
                 committed[_partition(parts[:3])] = _stamp_at(fs, key)
@@ -604,6 +614,11 @@ def _stamp_at(fs: Any, key: str) -> Stamp | None:
 def _partition(parts: list[str]) -> PartitionKey:
     symbol, interval, day = (p.partition("=")[2] for p in parts)
     return symbol, interval, day
+
+
+def _day_names(days: Iterable[date]) -> pa.Array:
+    """Days as the `date` partition field holds them (typed, so that no days is a valid list)."""
+    return pa.array([d.isoformat() for d in days], pa.string())
 
 
 def _hive(key: PartitionKey) -> tuple[str, str, str]:

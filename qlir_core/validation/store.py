@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
+from functools import partial
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
@@ -35,7 +37,7 @@ def validate_store(
     """A report for every stored partition of the store's endpoint, of `series` on `days` (all
     when None), that has a candle table or a manifest; a partition with only one of them is
     validated against an empty other. Reads each layer in one hive-partitioned scan, pruned by
-    the filters.
+    the days. Named series are scanned one by one, each listing only its own folders.
 
     The scan reads every file with the dataset's (first file's) schema, so a stored table with
     an extra column shows up here without it; `validate_partition` on a table read on its own
@@ -44,9 +46,13 @@ def validate_store(
     The ledgers are the current versions' (a partition with versions and no candle table: its
     newest one); each partition's parts are then matched (PARTS_AGREE, `validation.parts`), a
     finding added only where they disagree."""
-    where = _filter(None if series is None else list(series), None if days is None else list(days))
-    tables = _scan(store.candles_dataset, where)
-    ledgers = _scan(lambda: store.manifest_dataset(uncommitted=True), where)
+    names = None if days is None else pa.array([d.isoformat() for d in days], pa.string())
+    where = None if names is None else ds.field("date").isin(names)
+    tables: dict[Key, pd.DataFrame] = {}
+    ledgers: dict[Key, pd.DataFrame] = {}
+    for scope in [None] if series is None else list(dict.fromkeys(series)):
+        tables |= _scan(partial(store.candles_dataset, scope), where)
+        ledgers |= _scan(partial(store.manifest_dataset, uncommitted=True, series=scope), where)
     keys = sorted(set(tables) | set(ledgers), key=_order)
     reports = []
     for key in keys:
@@ -71,20 +77,6 @@ def _with(report: PartitionReport, finding: Finding | None) -> PartitionReport:
         return report
     summary = replace(report.summary, errors=report.summary.errors + finding.count)
     return replace(report, findings=(*report.findings, finding), summary=summary)
-
-
-def _filter(series: list[Series] | None, days: list[date] | None) -> ds.Expression | None:
-    where: ds.Expression | None = None
-    if series is not None:
-        for s in series:
-            one = (ds.field("symbol") == s.symbol) & (ds.field("interval") == s.interval.value)
-            where = one if where is None else where | one
-        if where is None:  # an empty list selects nothing
-            where = ds.field("symbol") != ds.field("symbol")
-    if days is not None:
-        on = ds.field("date").isin([d.isoformat() for d in days])
-        where = on if where is None else where & on
-    return where
 
 
 def _scan(

@@ -53,6 +53,15 @@ def test_filters_prune_series_and_days(store):
     both = validate_store(store, now_ms=LATER, series=[eth], days=[date(2022, 8, 15)])
     assert [(r.series, r.day) for r in both] == [(eth, date(2022, 8, 15))]
     assert validate_store(store, now_ms=LATER, series=[]) == []
+    assert validate_store(store, now_ms=LATER, days=[]) == []
+
+
+def test_named_series_are_reported_as_the_whole_store_reports_them(store):
+    whole = validate_store(store, now_ms=LATER)
+    named = sorted({r.series for r in whole}, key=str, reverse=True)
+    named.append(Series.parse("SOLUSDT-1m"))  # nothing stored: nothing reported
+    assert len(named) > 2
+    assert validate_store(store, now_ms=LATER, series=named) == whole
 
 
 def test_a_corrupt_partition_is_reported_among_clean_ones(store, btc_archive):
