@@ -197,8 +197,8 @@ def skip_community_dialog(page: Page) -> None:
 
 
 def rendered(page: Page, n: int, timeout_s: float) -> tuple[str, float]:
-    """Wait for the partitions view: the count of klines partitions in the header and both
-    dimension names. ("rendered" | "error: …" | "timed out", seconds since navigation)."""
+    """Wait for the partitions view: the count of klines partitions in the header and the
+    series list. ("rendered" | "error: …" | "timed out", seconds since navigation)."""
     started = time.perf_counter()
     deadline = started + timeout_s
     error = page.get_by_text("An unexpected error", exact=False).or_(
@@ -215,8 +215,9 @@ def rendered(page: Page, n: int, timeout_s: float) -> tuple[str, float]:
 
 
 def render_markers(n: int) -> list[str]:
-    """Unverified against a rendered page (no chromium here when this was written)."""
-    return ["series", "day", f"{n:,}"]
+    """What the rendered view shows: the count of partitions selected, and the series list
+    beside the days (the first series is BACKFILL_SERIES at every size)."""
+    return [f"{n:,} Partitions", BACKFILL_SERIES]
 
 
 def render(url: str, total: int, timeout_s: float, screenshot: Path) -> tuple[str, float]:
