@@ -1,4 +1,5 @@
-"""Validating what a Store holds: one dataset scan per layer, one report per partition."""
+"""Validating what a Store holds: one dataset scan per layer (per series when series are named),
+one report per partition."""
 
 from __future__ import annotations
 
