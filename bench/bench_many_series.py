@@ -32,6 +32,15 @@ SERIES = Series.parse("BTCUSDT-1m")
 LATER = 4_102_444_800_000  # 2100-01-01: every stored day is closed
 
 
+def link_other_series(root: Path, series: Series, count: int, layers: tuple[str, ...]) -> None:
+    """`count` more series in the store at `root`: links to `series`' files in each layer,
+    under made-up symbols."""
+    for layer in layers:
+        own = root / layer / f"symbol={series.symbol}"
+        for n in range(count):
+            shutil.copytree(own, own.with_name(f"symbol=X{n:04d}USDT"), copy_function=os.link)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--other-series", type=int, default=100)
@@ -45,10 +54,7 @@ def main() -> None:
     for day, rows in by_day:
         store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
     days = sorted(by_day.groups)
-    for layer in ("klines", "versions"):
-        own = root / layer / f"symbol={SERIES.symbol}"
-        for n in range(args.other_series):
-            shutil.copytree(own, own.with_name(f"symbol=X{n:04d}USDT"), copy_function=os.link)
+    link_other_series(root, SERIES, args.other_series, ("klines", "versions"))
     files = sum(1 for _ in root.rglob("*.parquet"))
     print(f"{1 + args.other_series} series × {len(days)} days, {files} parquet files under {root}")
 

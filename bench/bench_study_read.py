@@ -10,14 +10,13 @@ many series: the scan of one series should not notice them.
 
 import argparse
 import logging
-import os
-import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from bench_many_series import link_other_series
 from bench_studies import synthetic_candles
 
 from qlir_core.series import Series
@@ -45,9 +44,7 @@ def main() -> None:
     for day, rows in by_day:
         store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
     print(f"stored {len(table)} candles as {by_day.ngroups} partitions under {root}")
-    own = Path(root) / "klines" / f"symbol={SERIES.symbol}"
-    for n in range(args.other_series):
-        shutil.copytree(own, own.with_name(f"symbol=X{n:04d}USDT"), copy_function=os.link)
+    link_other_series(Path(root), SERIES, args.other_series, ("klines",))
     if args.other_series:
         print(f"and {args.other_series} other series of the same days (linked files)")
     files = f"{root}/klines/symbol={SERIES.symbol}/interval={SERIES.interval.value}/*/data.parquet"

@@ -367,12 +367,20 @@ class Store:
         return sorted(days)
 
     def candles_dataset(self, series: Series | None = None) -> ds.Dataset:
-        """The current candles of this store's endpoint as one hive-partitioned dataset; of one
-        series (a listing of its own folder, however many others the store holds) or of all."""
-        if series is None:
-            return self.dataset(self.layout.candles)
+        """The current candles of this store's endpoint as one hive-partitioned dataset, of
+        `series` or of every series."""
+        return self.dataset(self.layout.candles, series)
+
+    def dataset(self, layer: str, series: Series | None = None) -> ds.Dataset:
+        """One hive-partitioned pyarrow dataset over a layer: a folder under the root, such as
+        `klines` (the current candles) or `corrections`, or `manifest` (the current versions'
+        ledgers of this store's endpoint). With `series`, only its folder is listed, however
+        many other series the store holds."""
+        if layer == MANIFEST:
+            return self.manifest_dataset(series=series)
         with self._access():
-            path = self.series_dir(self.layout.candles, series)
+            base = self.root / layer
+            path = base if series is None else self.series_dir(layer, series)
             if not path.exists():
                 raise FileNotFoundError(f"nothing is stored under {path}")
             return ds.dataset(
@@ -380,21 +388,8 @@ class Store:
                 filesystem=_arrow_fs(path),
                 format="parquet",
                 partitioning=_HIVE,
-                partition_base_dir=(self.root / self.layout.candles).path,
+                partition_base_dir=base.path,
             )
-
-    def dataset(self, layer: str) -> ds.Dataset:
-        """One hive-partitioned pyarrow dataset over a layer: a folder under the root, such as
-        `klines` (the current candles) or `corrections`, or `manifest` (the current versions'
-        ledgers of this store's endpoint)."""
-        if layer == MANIFEST:
-            return self.manifest_dataset()
-        with self._access():
-            path = self.root / layer
-            fs = _arrow_fs(path)
-            if not path.exists():
-                raise FileNotFoundError(f"nothing is stored under {path}")
-            return ds.dataset(path.path, filesystem=fs, format="parquet", partitioning=_HIVE)
 
     def manifest_dataset(
         self, *, uncommitted: bool = False, series: Series | None = None
@@ -433,7 +428,7 @@ class Store:
             dataset = self.candles_dataset(series)
         except FileNotFoundError:
             return candle_table.empty().loc[:, wanted]
-        where = None if days is None else ds.field("date").isin(_day_names(days))
+        where = None if days is None else on_days(days)
         with self._access():
             table = dataset.to_table(columns=wanted, filter=where)
         if not table.num_rows:
@@ -485,18 +480,20 @@ class Store:
         """Each partition's current version (see the module docstring), in path order: of
         `series` (listing only its folders), or of every series."""
         fs = self.root.fs
-        scope = (
-            "" if series is None else f"/symbol={series.symbol}/interval={series.interval.value}"
-        )
+
+        def listed(layer: str) -> list[str]:
+            folder = self.root / layer if series is None else self.series_dir(layer, series)
+            return list(fs.find(folder.path))
+
         stored: dict[PartitionKey, list[str]] = {}
         base = (self.root / self.layout.versions).path
-        for key in fs.find(base + scope):
+        for key in listed(self.layout.versions):
             parts = key.removeprefix(base).strip("/").split("/")
             if len(parts) == 5 and parts[4] == MANIFEST_FILE:
                 stored.setdefault(_partition(parts[:3]), []).append(parts[3])
         current = (self.root / self.layout.candles).path
         committed: dict[PartitionKey, Stamp | None] = {}
-        for key in fs.find(current + scope):
+        for key in listed(self.layout.candles):
             parts = key.removeprefix(current).strip("/").split("/")
             if len(parts) == 4 and parts[3] == TABLE_FILE:
                 committed[_partition(parts[:3])] = _stamp_at(fs, key)
@@ -616,9 +613,9 @@ def _partition(parts: list[str]) -> PartitionKey:
     return symbol, interval, day
 
 
-def _day_names(days: Iterable[date]) -> pa.Array:
-    """Days as the `date` partition field holds them (typed, so that no days is a valid list)."""
-    return pa.array([d.isoformat() for d in days], pa.string())
+def on_days(days: Iterable[date]) -> ds.Expression:
+    """A dataset filter to the partitions of `days` (none when the list is empty)."""
+    return ds.field("date").isin(pa.array([d.isoformat() for d in days], pa.string()))
 
 
 def _hive(key: PartitionKey) -> tuple[str, str, str]:

@@ -10,7 +10,6 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
@@ -18,7 +17,7 @@ from qlir_core import candles as candle_table
 from qlir_core import manifest as ledger
 from qlir_core.intervals import Interval
 from qlir_core.series import Series
-from qlir_core.storage import Store
+from qlir_core.storage import Store, on_days
 from qlir_core.validation.partition import MAX_CASES, validate_partition
 from qlir_core.validation.parts import check_parts
 from qlir_core.validation.report import Finding, PartitionReport
@@ -47,8 +46,7 @@ def validate_store(
     The ledgers are the current versions' (a partition with versions and no candle table: its
     newest one); each partition's parts are then matched (PARTS_AGREE, `validation.parts`), a
     finding added only where they disagree."""
-    names = None if days is None else pa.array([d.isoformat() for d in days], pa.string())
-    where = None if names is None else ds.field("date").isin(names)
+    where = None if days is None else on_days(days)
     tables: dict[Key, pd.DataFrame] = {}
     ledgers: dict[Key, pd.DataFrame] = {}
     for scope in [None] if series is None else list(dict.fromkeys(series)):

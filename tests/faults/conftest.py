@@ -32,7 +32,6 @@ from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_sim import Limits, Market, Synthetic, create_app, serve
 from qlir_sim import app as sim_app
-from tests.conftest import shipped_instance
 
 DAY = date(2024, 1, 2)
 BTC_1M = Series.parse("BTCUSDT-1m")
@@ -227,12 +226,6 @@ def make_defs(
         return build_defs(config.load(values))
 
     return make
-
-
-def run_one(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def("klines_job")
-    with shipped_instance() as instance:
-        return job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
 
 
 def limit_of(url: str) -> WeightLimit:

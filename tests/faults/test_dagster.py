@@ -17,8 +17,8 @@ import pytest
 from qlir_core.manifest import SliceStatus, Source, StatusReason
 from qlir_core.series import Series
 from qlir_core.storage import Store
-from tests.conftest import shipped_instance
-from tests.faults.conftest import BTC_1M, DAY, Sim, run_one
+from tests.dagster.conftest import run_one, run_range
+from tests.faults.conftest import BTC_1M, DAY, Sim
 
 KEY = f"{DAY.isoformat()}|BTCUSDT-1m"
 
@@ -154,14 +154,8 @@ def test_a_ranged_run_through_mixed_faults_stores_every_day_exactly(
         seed=21,
     )
     defs = make_defs(sim.url, QLIR_SERIES="BTCUSDT-1m,ETHUSDT-1m")
-    job = defs.resolve_job_def("klines_job")
     days = [date(2024, 1, 1) + timedelta(days=i) for i in range(5)]
-    tags = {
-        "dagster/asset_partition_range_start": f"{days[0]}|BTCUSDT-1m",
-        "dagster/asset_partition_range_end": f"{days[-1]}|BTCUSDT-1m",
-    }
-    with shipped_instance() as instance:
-        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    result = run_range(defs, f"{days[0]}|BTCUSDT-1m", f"{days[-1]}|BTCUSDT-1m")
     assert result.success
     store = Store(str(tmp_path / "data"))
     for day in days:
