@@ -2,12 +2,13 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import shipped_home
 
 REPO = Path(__file__).resolve().parents[2]
 DG = Path(sys.executable).with_name("dg")
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def dg_env(tmp_path):
     """The repository's dagster.yaml in a fresh DAGSTER_HOME, and settings that fetch nothing."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = shipped_home(tmp_path / "dagster_home")
     return os.environ | {
         "DAGSTER_HOME": str(home),
         "QLIR_CONFIG": "/dev/null",

@@ -3,7 +3,6 @@ Debian chromium driven by playwright to look at it as a user would."""
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_sim import Synthetic, serve
+from tests.conftest import shipped_home
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -94,13 +94,9 @@ def exchange(chromium) -> Iterator[str]:
 def qlir_env(exchange, tmp_path_factory) -> dict[str, str]:
     """DAGSTER_HOME (its storage created) and the QLIR_* settings, for the runs and the webserver."""
     root = tmp_path_factory.mktemp("ui")
-    home = root / "dagster_home"
-    home.mkdir()
-    # The instance as shipped (run launcher, pools, run monitoring), as the scripts set it up.
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    # Create the SQLite storage once, now, before two processes use it at once.
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.get_runs(limit=1)
+    # The instance as shipped (run launcher, pools, run monitoring), its storage created once,
+    # now, before two processes use it at once.
+    home = shipped_home(root / "dagster_home")
     return {
         "DAGSTER_HOME": str(home),
         "QLIR_CONFIG": "/dev/null",

@@ -2,7 +2,6 @@
 local exchange it keeps running, and nothing left running once it is stopped."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import shipped_home
 from tests.ui.conftest import REPO, STARTUP_S, _free_port, _stop
 
 pytestmark = pytest.mark.slow
@@ -23,9 +23,7 @@ QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { locationOrL
 
 
 def test_the_demo_ui_serves_the_demo_settings_against_the_local_exchange(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = shipped_home(tmp_path / "dagster_home")
     port = _free_port()
     command = [sys.executable, "-m", "qlir_dagster.demo", "--ui", "--days", "1"]
     command += ["--data-root", str(tmp_path / "data"), "--port", str(port)]
