@@ -37,13 +37,12 @@ from qlir_core import manifest as ledger
 from qlir_core.binance import day_of_ms
 from qlir_core.candles import empty as no_candles
 from qlir_core.series import Series
-from qlir_core.storage import KLINES, Store
+from qlir_core.storage import Store
 from qlir_core.validation import GapCause, validate_partition
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 PERSIST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _LEDGER_COLUMNS = ("source", "status", "http_status", "duration_ms", "bytes", "persist_ms")
-_PARTITION = ["symbol", "interval", "date"]
 Key = tuple[str, str, str]  # symbol, interval, day as stored
 
 
@@ -85,10 +84,12 @@ class StoreCollector(Collector):
         ledgers = _ledger_table(self.store, self.series)
         yield from _days(surveys, ledgers, self.start, day_of_ms(now_ms))
         yield from _rows(self.store, self.series)
-        yield from self._gap_metrics(now_ms, labels)
+        yield from self._gap_metrics(now_ms, labels, surveys)
         yield from _requests(ledgers)
 
-    def _gap_metrics(self, now_ms: int, labels: dict[Series, str]) -> Iterator[Metric]:
+    def _gap_metrics(
+        self, now_ms: int, labels: dict[Series, str], surveys: Iterable[freshness.Survey]
+    ) -> Iterator[Metric]:
         runs = GaugeMetricFamily(
             "qlir_gap_runs", "Runs of missing candles, by cause.", labels=["series", "cause"]
         )
@@ -96,10 +97,11 @@ class StoreCollector(Collector):
             "qlir_missing_candles", "Missing candles, by cause.", labels=["series", "cause"]
         )
         today = day_of_ms(now_ms).isoformat()
-        for series in self.series:
+        for state in surveys:
+            series = state.series
             totals_runs = dict.fromkeys(GapCause, 0)
             totals_missing = dict.fromkeys(GapCause, 0)
-            for gaps in self._series_gaps(series, now_ms, today):
+            for gaps in self._series_gaps(series, state.days, now_ms, today):
                 for cause in GapCause:
                     totals_runs[cause] += gaps.runs[cause]
                     totals_missing[cause] += gaps.missing[cause]
@@ -109,21 +111,37 @@ class StoreCollector(Collector):
         yield runs
         yield missing
 
-    def _series_gaps(self, series: Series, now_ms: int, today: str) -> Iterator[_Gaps]:
-        candles = _by_partition(self.store.scan_candles(series), series)
+    def _series_gaps(
+        self, series: Series, days: Iterable[date], now_ms: int, today: str
+    ) -> Iterator[_Gaps]:
+        """Each stored partition's gaps: a partition whose ledger is unchanged since the last
+        scrape (and is not today's) is not read again, so a scrape reads the ledgers and only
+        the candles of what changed."""
         try:
             rows = _partitions(
                 self.store.manifest_dataset(series=series), series, columns=list(ledger.COLUMNS)
             )
         except FileNotFoundError:
             rows = {}
-        for key in sorted(set(candles) | set(rows)):
-            frame = rows.get(key, ledger.to_frame([]))
-            fingerprint = (len(frame), float(frame["duration_ms"].sum()) if len(frame) else 0.0)
-            known = self._gaps.get(key)
-            if known is not None and known.fingerprint == fingerprint and key[2] != today:
-                yield known
+        symbol, interval = series.symbol, series.interval.value
+        keys = sorted({(symbol, interval, d.isoformat()) for d in days} | set(rows))
+        none = ledger.to_frame([])  # a stored day without a ledger row
+        frames = {k: rows.get(k, none) for k in keys}
+        fingerprints = {k: _fingerprint(frame) for k, frame in frames.items()}
+        stale = [
+            k
+            for k in keys
+            if k[2] == today
+            or (known := self._gaps.get(k)) is None
+            or known.fingerprint != fingerprints[k]
+        ]
+        read = [date.fromisoformat(k[2]) for k in stale]
+        candles = _by_partition(self.store.scan_candles(series, read), series) if read else {}
+        for key in keys:
+            if key not in stale:
+                yield self._gaps[key]
                 continue
+            frame = frames[key]
             report = validate_partition(
                 series,
                 date.fromisoformat(key[2]),
@@ -136,8 +154,13 @@ class StoreCollector(Collector):
             for run in report.gap_runs:
                 counted_runs[run.cause] += 1
                 counted_missing[run.cause] += run.count
-            self._gaps[key] = gaps = _Gaps(fingerprint, counted_runs, counted_missing)
+            self._gaps[key] = gaps = _Gaps(fingerprints[key], counted_runs, counted_missing)
             yield gaps
+
+
+def _fingerprint(rows: pd.DataFrame) -> tuple[int, float]:
+    """What tells a partition's ledger from the one before it: a refetch adds or times rows."""
+    return len(rows), float(rows["duration_ms"].sum()) if len(rows) else 0.0
 
 
 def registry(collector: StoreCollector) -> CollectorRegistry:
@@ -193,17 +216,16 @@ def _days(
 
 
 def _rows(store: Store, series: Sequence[Series]) -> Iterator[Metric]:
+    """Each series' candles, counted from its own files' footers (no column is read)."""
     rows = GaugeMetricFamily(
         "qlir_rows_stored", "Candles in the current candle tables.", labels=["series"]
     )
-    try:
-        dataset = store.dataset(KLINES)
-        table = dataset.to_table(columns=["symbol", "interval"]).to_pandas()
-        counts = (table["symbol"].astype(str) + "-" + table["interval"].astype(str)).value_counts()
-    except FileNotFoundError:
-        counts = pd.Series(dtype="int64")
     for s in series:
-        rows.add_metric([str(s)], int(counts.get(str(s), 0)))
+        try:
+            count = store.candles_dataset(s).count_rows()
+        except FileNotFoundError:
+            count = 0
+        rows.add_metric([str(s)], count)
     yield rows
 
 
@@ -266,22 +288,24 @@ def _buckets(values: np.ndarray, bounds: Sequence[float]) -> tuple[list[tuple[st
 
 
 def _ledger_table(store: Store, series: Sequence[Series]) -> pd.DataFrame:
-    """The current ledgers' rows of `series`, with `series` and `date` columns."""
+    """The current ledgers' rows of `series`, with `series` and `date` columns: each series'
+    own ledgers, however many other series the store holds."""
     columns = ["series", "date", *_LEDGER_COLUMNS]
-    try:
-        dataset = store.manifest_dataset()
-    except FileNotFoundError:
+    tables: list[pd.DataFrame] = []
+    for s in series:
+        try:
+            dataset = store.manifest_dataset(series=s)
+        except FileNotFoundError:
+            continue
+        present = [c for c in _LEDGER_COLUMNS if c in dataset.schema.names]
+        table = dataset.to_table(columns=["date", *present]).to_pandas()
+        tables.append(table.reindex(columns=columns).assign(series=str(s)))
+    if not tables:
         return pd.DataFrame(columns=columns)
-    present = [c for c in _LEDGER_COLUMNS if c in dataset.schema.names]
-    table = dataset.to_table(columns=[*_PARTITION, *present]).to_pandas()
-    table = table.reindex(columns=[*_PARTITION, *_LEDGER_COLUMNS])
-    table["series"] = table["symbol"].astype(str) + "-" + table["interval"].astype(str)
-    wanted = {str(s) for s in series}
-    table = table[table["series"].isin(wanted)]
+    joined: pd.DataFrame = pd.concat(tables, ignore_index=True)
     for name in ("source", "status", "date"):
-        table[name] = table[name].astype(str)
-    chosen: pd.DataFrame = table.loc[:, columns].reset_index(drop=True)
-    return chosen
+        joined[name] = joined[name].astype(str)
+    return joined
 
 
 def _labels(key: object) -> list[str]:
