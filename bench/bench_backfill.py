@@ -1,9 +1,10 @@
 """Backfill speed: 3 series × N days of 1m candles from the local exchange's archive, as Dagster
 ranged runs (`dagster asset materialize --partition-range`, one per series, with the shipped
-dagster.yaml) beside the same work (fetch, validate, decide, publish) as a plain loop without
-Dagster, one partition at a time and with the runs' concurrency.
+dagster.yaml), once in worker processes (`QLIR_FETCH_PROCESSES`, default 2) and once all in
+the run's process (0), beside the same work (fetch, validate, decide, publish) as a plain loop
+without Dagster, one partition at a time and with the runs' concurrency.
 
-    uv run python bench/bench_backfill.py [--days 365] [--latency-ms 0]
+    uv run python bench/bench_backfill.py [--days 365] [--latency-ms 0] [--processes 2]
 
 "run" is a run's own duration as Dagster records it (start to success, no process start);
 "wall" includes starting the CLI.
@@ -69,54 +70,66 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--workers", type=int, default=WORKERS, help="QLIR_FETCH_WORKERS")
+    parser.add_argument("--processes", type=int, default=2, help="QLIR_FETCH_PROCESSES")
     args = parser.parse_args()
     first = date(2024, 1, 1)
     last = first + timedelta(days=args.days - 1)
     n = len(SERIES) * args.days
     work = Path(tempfile.mkdtemp(prefix="qlir-bench-"))
-    home = work / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
-    os.environ["DAGSTER_HOME"] = str(home)  # the shipped dagster.yaml reads it
+    runs: dict[int, tuple[float, float]] = {}
     with exchange(first, args.days + 1, args.latency_ms) as url:
-        env = os.environ | {
-            "DAGSTER_HOME": str(home),
-            "QLIR_CONFIG": "/dev/null",
-            "QLIR_SERIES": ",".join(SERIES),
-            "QLIR_START_DATE": first.isoformat(),
-            "QLIR_SOURCE": "archive",
-            "QLIR_BINANCE_REST_URL": url,
-            "QLIR_BINANCE_ARCHIVE_URL": url,
-            "QLIR_DATA_ROOT": str(work / "dagster"),
-            "QLIR_FETCH_WORKERS": str(args.workers),
-        }
-        subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
-        base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
-        started = time.perf_counter()
-        for key in SERIES:
-            subprocess.run(
-                ["dagster", *base, "--partition-range", f"{first}|{key}...{last}|{key}"],
-                env=env, check=True, capture_output=True,
-            )  # fmt: skip
-        wall = time.perf_counter() - started
-        run = sum(run_seconds(home))
+        for processes in (args.processes, 0):
+            runs[processes] = ranged_runs(
+                url, work / f"processes-{processes}", first, last, args, processes
+            )
         sequential = plain_loop(url, work / "plain-1", first, last, workers=1)
         concurrent = plain_loop(url, work / "plain-n", first, last, workers=args.workers)
-    stored = sum(1 for _ in (work / "dagster" / "klines").rglob("data.parquet"))
     print(f"{n} partitions, latency {args.latency_ms} ms, {args.workers} workers")
-    print(
-        f"dagster ranged runs: run {run:.1f} s ({run / n * 1000:.1f} ms/partition), "
-        f"wall {wall:.1f} s; partitions stored {stored}"
-    )
+    for processes, (run, wall) in runs.items():
+        stored = sum(1 for _ in (work / f"processes-{processes}" / "data").rglob("data.parquet"))
+        print(
+            f"dagster ranged runs, {processes} worker processes: run {run:.1f} s "
+            f"({run / n * 1000:.1f} ms/partition), wall {wall:.1f} s; partitions stored {stored}; "
+            f"/ plain 1 at a time = {run / sequential:.2f}, "
+            f"/ plain {args.workers} at a time = {run / concurrent:.2f}"
+        )
     print(f"plain loop, 1 at a time: {sequential:.1f} s ({sequential / n * 1000:.1f} ms/partition)")
     print(
         f"plain loop, {args.workers} at a time: {concurrent:.1f} s "
         f"({concurrent / n * 1000:.1f} ms/partition)"
     )
-    print(
-        f"dagster run / plain 1 at a time = {run / sequential:.2f}; "
-        f"dagster run / plain {args.workers} at a time = {run / concurrent:.2f}"
-    )
+
+
+def ranged_runs(
+    url: str, work: Path, first: date, last: date, args: argparse.Namespace, processes: int
+) -> tuple[float, float]:
+    """One ranged CLI run per series in a new home: the runs' own seconds, and the wall time."""
+    home = work / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
+    os.environ["DAGSTER_HOME"] = str(home)  # the shipped dagster.yaml reads it
+    env = os.environ | {
+        "DAGSTER_HOME": str(home),
+        "QLIR_CONFIG": "/dev/null",
+        "QLIR_SERIES": ",".join(SERIES),
+        "QLIR_START_DATE": first.isoformat(),
+        "QLIR_SOURCE": "archive",
+        "QLIR_BINANCE_REST_URL": url,
+        "QLIR_BINANCE_ARCHIVE_URL": url,
+        "QLIR_DATA_ROOT": str(work / "data"),
+        "QLIR_FETCH_WORKERS": str(args.workers),
+        "QLIR_FETCH_PROCESSES": str(processes),
+    }
+    subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
+    base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
+    started = time.perf_counter()
+    for key in SERIES:
+        subprocess.run(
+            ["dagster", *base, "--partition-range", f"{first}|{key}...{last}|{key}"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+    wall = time.perf_counter() - started
+    return sum(run_seconds(home)), wall
 
 
 if __name__ == "__main__":

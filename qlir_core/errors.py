@@ -35,6 +35,18 @@ from enum import Enum, auto
 class QlirError(Exception):
     """Base of every error qlir raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled from its state, not rebuilt through __init__ (whose arguments differ by
+        # class): a refused partition's error comes back from a worker process whole.
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(cls: type[QlirError], args: tuple[object, ...], state: dict[str, object]) -> QlirError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class TemporaryError(QlirError):
     """The same request may succeed later: qlir asks again."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -55,6 +56,7 @@ from qlir_core.errors import (
     UnconfirmedPage,
 )
 from qlir_core.manifest import ManifestRow, SliceStatus, Source, StatusReason
+from qlir_core.pacing import Budget
 from qlir_core.series import Series
 from qlir_core.slices import SliceKey, day_of_ms, plan_day, whole_day
 from qlir_core.sources.archive import ArchiveClient, ArchiveDay
@@ -105,6 +107,30 @@ class Sources:
     archive: ArchiveClient
     retry: RetryPolicy | None = None  # None: DEFAULT_RETRY
     endpoint: Endpoint = Endpoint.KLINES
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How to open one endpoint's Sources, in this process or in another (it pickles; open
+    clients do not)."""
+
+    mode: SourceMode
+    rest_url: str
+    archive_url: str
+    endpoint: Endpoint = Endpoint.KLINES
+    budget_store: str | None = None  # `file` or redis://…; None: $QLIR_BUDGET_STORE, else file
+    retry: RetryPolicy | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[Sources]:
+        """The clients (closed on exit); an endpoint the archive does not publish is REST."""
+        mode = self.mode if self.endpoint.archived else SourceMode.REST
+        budget = Budget.for_url(self.rest_url, store=self.budget_store)
+        with (
+            RestClient(self.rest_url, budget=budget) as rest,
+            ArchiveClient(self.archive_url) as archive,
+        ):
+            yield Sources(mode, rest, archive, retry=self.retry, endpoint=self.endpoint)
 
 
 @dataclass(frozen=True)

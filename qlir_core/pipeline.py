@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -174,7 +174,7 @@ def ingest_partitions(
     workers: int,
     log: logging.Logger,
     clock: Callable[[], int] | None = None,
-) -> Iterator[Outcome]:
+) -> Generator[Outcome]:
     """Each (series, day) through `ingest_partition`, up to `workers` at once, yielded as each
     is done. The sources' clients and the request-weight budget are shared by the threads. No
     partition starts after one is refused for a ban (every request would be refused alike); the

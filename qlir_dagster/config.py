@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Partitions of a run fetched at once: their network waits overlap; the request-weight
     # budget still paces every REST request.
     fetch_workers: Annotated[int, Field(ge=1, le=64)] = 8
+    # Worker processes a ranged run of many partitions fetches, validates and publishes in, so
+    # that recording each partition in Dagster overlaps the work (0: all in the run's process).
+    fetch_processes: Annotated[int, Field(ge=0, le=64)] = 2
 
     @field_validator("series", mode="before")
     @classmethod

@@ -53,6 +53,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
                 rest_url=settings.binance_rest_url,
                 archive_url=settings.binance_archive_url,
                 workers=settings.fetch_workers,
+                processes=settings.fetch_processes,
                 budget_store=settings.budget_store,
             ),
             "storage": StorageResource(

@@ -1,5 +1,6 @@
 """What a user does from a shell: `dagster asset materialize` against qlir-sim."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import pytest
 from qlir_core.series import Series
 from qlir_core.storage import Store, table_bytes, write_atomic
 from qlir_core.validation import Rule
-from qlir_sim import Mirror, Synthetic, serve
+from qlir_sim import Faults, Mirror, Synthetic, serve
 from tests.conftest import files_under, shipped_home
+from tests.dagster.conftest import run_log
 from tests.dagster.test_klines_archive import archive_csv
 
 pytestmark = pytest.mark.slow
@@ -91,6 +93,40 @@ def test_a_range_of_30_days_by_3_series_is_one_run(cli_env, tmp_path):
     store = Store(str(tmp_path / "data"))
     for key in ("BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"):
         assert len(store.scan_candles(Series.parse(key))) == 30 * 1440
+
+
+def test_a_long_range_is_recorded_partition_by_partition_from_worker_processes(cli_env, tmp_path):
+    days = 70  # a long range: fetched, validated and published in worker processes
+    corrupt = "2024-02-10"
+    market = Synthetic(["BTCUSDT"], ["1m"], date(2024, 1, 1), days=days, seed=5)
+    with serve(market, faults=Faults(corrupt_zip=(corrupt,))) as url:
+        env = cli_env | {
+            "QLIR_SERIES": "BTCUSDT-1m",
+            "QLIR_START_DATE": "2024-01-01",
+            "QLIR_SOURCE": "auto",
+            "QLIR_BINANCE_REST_URL": url,
+            "QLIR_BINANCE_ARCHIVE_URL": url,
+        }
+        last = date.fromordinal(date(2024, 1, 1).toordinal() + days - 1)
+        done = materialize(env, "--partition-range", f"2024-01-01|BTCUSDT-1m...{last}|BTCUSDT-1m")
+    assert done.returncode == 0, done.stderr[-3000:]
+    keys = {f"{date.fromordinal(date(2024, 1, 1).toordinal() + n)}|BTCUSDT-1m" for n in range(days)}
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        [run] = instance.get_runs()
+        assert instance.get_materialized_partitions(dg.AssetKey("klines")) == keys
+        evaluations = instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+        checked = {e.dagster_event.event_specific_data.partition for e in evaluations}
+        assert len(evaluations) == 5 * days
+        assert checked == keys
+        warnings = run_log(instance, run.run_id, logging.WARNING)
+    # The worker's fallback from the corrupt zip to REST, in the run's own log.
+    assert [w for w in warnings if "unusable" in w and corrupt in w]
+    stored = Store(str(tmp_path / "data")).read_manifest(
+        Series.parse("BTCUSDT-1m"), date.fromisoformat(corrupt)
+    )
+    assert [r.source.value for r in stored][-2:] == ["rest", "rest"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ stored instead.
 """
 
 from collections.abc import Iterator
+from contextlib import ExitStack, closing
 from datetime import date
 
 import dagster as dg
@@ -24,6 +25,7 @@ from qlir_core.pipeline import KeptPrevious, Outcome, Refused, Stored, ingest_pa
 from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_core.validation import PartitionReport, validate_store
+from qlir_core.worker_processes import ingest_in_processes, processes_for
 from qlir_dagster.defs.binance import checks
 from qlir_dagster.defs.binance.partitions import partition_key, split_key
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
@@ -84,11 +86,21 @@ def build_candles(
         keys = sorted(context.partition_keys)
         refused: dict[str, str] = {}
         stored = 0
-        with binance.sources(endpoint) as sources:
+        with ExitStack() as stack:
             parts = [split_key(key) for key in keys]
-            outcomes = ingest_partitions(
-                parts, sources, store, workers=binance.workers, log=context.log
-            )
+            processes = processes_for(len(parts), binance.processes)
+            if processes:
+                outcomes = ingest_in_processes(
+                    parts, binance.spec(endpoint), storage.root,
+                    processes=processes, workers=binance.workers,
+                )  # fmt: skip
+            else:
+                sources = stack.enter_context(binance.sources(endpoint))
+                outcomes = ingest_partitions(
+                    parts, sources, store, workers=binance.workers, log=context.log
+                )
+            # Closed on leaving, after a ban too: what is in flight finishes, nothing starts.
+            stack.enter_context(closing(outcomes))
             for outcome in outcomes:
                 key = partition_key(outcome.series, outcome.day)
                 yield from _events(context, asset, key, outcome)

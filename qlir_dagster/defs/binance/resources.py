@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import dagster as dg
 
 from qlir_core import logs
 from qlir_core.binance import Endpoint
-from qlir_core.ingest import SourceMode, Sources
-from qlir_core.pacing import Budget
-from qlir_core.sources.archive import ArchiveClient
-from qlir_core.sources.rest import RestClient
+from qlir_core.ingest import SourceMode, Sources, SourceSpec
 from qlir_core.storage import Store
 from qlir_dagster.instance import fail_dead_runs
 
@@ -27,6 +23,8 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     # `file` or redis://…; None: $QLIR_BUDGET_STORE, else `file` (qlir_core.budget_store).
     budget_store: str | None = None
     workers: int = 8  # partitions fetched at once (QLIR_FETCH_WORKERS)
+    # Worker processes of a long ranged run (QLIR_FETCH_PROCESSES; 0: the run's process only).
+    processes: int = 2
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Runs killed before this one (kill -9, a crash) still show as started; without a daemon
@@ -34,16 +32,13 @@ class BinanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if context.instance is not None:
             fail_dead_runs(context.instance, context.log)
 
-    @contextmanager
-    def sources(self, endpoint: Endpoint = Endpoint.KLINES) -> Iterator[Sources]:
+    def spec(self, endpoint: Endpoint = Endpoint.KLINES) -> SourceSpec:
+        """How to open the clients for one endpoint's candles, in the run or a worker process."""
+        return SourceSpec(self.source, self.rest_url, self.archive_url, endpoint, self.budget_store)
+
+    def sources(self, endpoint: Endpoint = Endpoint.KLINES) -> AbstractContextManager[Sources]:
         """The clients for one endpoint's candles (uiKlines: REST only, whatever `source`)."""
-        mode = self.source if endpoint.archived else SourceMode.REST
-        budget = Budget.for_url(self.rest_url, store=self.budget_store)
-        with (
-            RestClient(self.rest_url, budget=budget) as client,
-            ArchiveClient(self.archive_url) as archive,
-        ):
-            yield Sources(mode, client, archive, endpoint=endpoint)
+        return self.spec(endpoint).open()
 
 
 class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -1,0 +1,175 @@
+"""A long range of partitions ingested in worker processes, beside the process that records it.
+
+    ingest_in_processes(parts, spec, root, processes=…, workers=…) -> Iterator[Outcome]
+
+Fetching, parsing, validating and publishing a partition is Python work, and so is recording
+it (Dagster writes several events per partition): in one process the two take turns on one
+interpreter lock. Here the partitions are dealt out to `processes` worker processes, each
+running `pipeline.ingest_partitions` with its share of the `workers` threads, and the outcomes
+come back to the caller as each is done, so the caller's recording overlaps the work.
+
+The same guarantees as in one process: each partition is fetched, validated and published on
+its own; after a refusal for a ban no worker starts another partition; the workers' qlir log
+records are handled by the caller's loggers (the run log, the log file). A worker stops taking
+partitions as soon as the caller is gone (killed, or done with the outcomes): at most the
+partitions in flight then are stored without being seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import time
+import traceback
+from collections.abc import Generator, Iterator, Sequence
+from datetime import date
+from logging.handlers import QueueHandler
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from qlir_core import logs
+from qlir_core.ingest import SourceSpec
+from qlir_core.pipeline import Outcome, Refused, ingest_partitions
+from qlir_core.series import Series
+from qlir_core.storage import Store
+
+# What a worker sends: ("outcome", Outcome), ("log", LogRecord), ("done", None), ("failed", str)
+Message = tuple[str, Any]
+# Processes started fresh (spawn): a run's process has threads, which forking would copy mid-use.
+_CONTEXT = multiprocessing.get_context("spawn")
+LONG_RUN = 64  # partitions from which a run is worth worker processes
+_POLL_S = 1.0  # how often the caller looks for a worker that died without a word
+_WIND_DOWN_S = 60.0  # for the partitions in flight when the caller stops
+
+
+def processes_for(partitions: int, most: int) -> int:
+    """How many worker processes a run of `partitions` gets: `most` for a long one, none for a
+    short one (starting them costs about a second of imports, and in the run's process the
+    partitions start at once), none inside a daemonic process (a process pool's worker),
+    which cannot start processes."""
+    if multiprocessing.current_process().daemon or partitions < LONG_RUN:
+        return 0
+    return most
+
+
+def ingest_in_processes(
+    parts: Sequence[tuple[Series, date]],
+    spec: SourceSpec,
+    root: str,
+    *,
+    processes: int,
+    workers: int,
+) -> Generator[Outcome]:
+    """Each (series, day) through `ingest_partition` in one of `processes` worker processes
+    (`workers` threads in all), storing under `root`; yielded as each is done."""
+    shares = [list(parts[i::processes]) for i in range(min(processes, len(parts)))]
+    threads = max(1, -(-workers // max(1, len(shares))))
+    messages = _CONTEXT.Queue()
+    stop = _CONTEXT.Event()
+    level = logging.getLogger(logs.QLIR).getEffectiveLevel()
+    started = [
+        _CONTEXT.Process(
+            target=_work,
+            args=(share, spec, root, threads, level, logs.current(), messages, stop, os.getpid()),
+            name=f"qlir-ingest-{n}",
+            daemon=True,
+        )
+        for n, share in enumerate(shares)
+    ]
+    for process in started:
+        process.start()
+    try:
+        yield from _collected(messages, started, stop)
+    finally:
+        stop.set()
+        _wound_down(messages, started)
+
+
+def _collected(messages: Any, started: list[Any], stop: Event) -> Iterator[Outcome]:
+    """The workers' outcomes as they come; their log records handled here meanwhile."""
+    working = len(started)
+    while working:
+        try:
+            kind, body = messages.get(timeout=_POLL_S)
+        except queue.Empty:
+            dead = [p.name for p in started if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"worker process {', '.join(dead)} died") from None
+            continue
+        if kind == "log":
+            logging.getLogger(body.name).handle(body)
+        elif kind == "outcome":
+            if isinstance(body, Refused) and body.banned:
+                stop.set()  # the other workers start nothing more
+            yield body
+        elif kind == "done":
+            working -= 1
+        else:
+            raise RuntimeError(f"a worker process failed:\n{body}")
+
+
+def _wound_down(messages: Any, started: list[Any]) -> None:
+    """Wait for the workers to finish what they have in flight, reading what they still send
+    (a worker exits only once its messages are read); log records are handled, outcomes no one
+    asked for any more are dropped."""
+    deadline = time.monotonic() + _WIND_DOWN_S
+    while any(p.is_alive() for p in started) and time.monotonic() < deadline:
+        try:
+            kind, body = messages.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if kind == "log":
+            logging.getLogger(body.name).handle(body)
+    for process in started:
+        if process.is_alive():
+            process.terminate()
+        process.join()
+
+
+class _Forward(QueueHandler):
+    """A worker's qlir records, sent to the caller as messages (QueueHandler's `prepare` makes
+    them picklable: the message formatted, no arguments or traceback objects)."""
+
+    def __init__(self, messages: Any) -> None:
+        super().__init__(messages)
+        self.messages = messages
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.messages.put(("log", record))
+
+
+def _work(
+    share: list[tuple[Series, date]],
+    spec: SourceSpec,
+    root: str,
+    threads: int,
+    level: int,
+    fields: dict[str, str],
+    messages: Any,
+    stop: Event,
+    caller: int,
+) -> None:
+    """A worker process: its share of the partitions, while the caller still wants them."""
+    qlir = logging.getLogger(logs.QLIR)
+    qlir.handlers[:] = [_Forward(messages)]
+    qlir.setLevel(level)
+    qlir.propagate = False
+    logs.set_defaults(**fields)
+
+    def wanted() -> Iterator[tuple[Series, date]]:
+        for part in share:
+            if stop.is_set() or os.getppid() != caller:
+                return
+            yield part
+
+    try:
+        with spec.open() as sources:
+            store = Store(root, endpoint=spec.endpoint)
+            for outcome in ingest_partitions(wanted(), sources, store, workers=threads, log=qlir):
+                messages.put(("outcome", outcome))
+    except BaseException:
+        messages.put(("failed", traceback.format_exc()))
+    else:
+        messages.put(("done", None))
