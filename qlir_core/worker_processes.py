@@ -35,8 +35,7 @@ from qlir_core.pipeline import Outcome, Refused, ingest_partitions
 from qlir_core.series import Series
 from qlir_core.storage import Store
 
-# What a worker sends: ("outcome", Outcome), ("log", LogRecord), ("done", None), ("failed", str)
-Message = tuple[str, Any]
+# A worker sends ("outcome", Outcome), ("log", LogRecord), then ("done", None) or ("failed", text).
 # Processes started fresh (spawn): a run's process has threads, which forking would copy mid-use.
 _CONTEXT = multiprocessing.get_context("spawn")
 LONG_RUN = 64  # partitions from which a run is worth worker processes
