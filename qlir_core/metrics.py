@@ -128,14 +128,14 @@ class StoreCollector(Collector):
         none = ledger.to_frame([])  # a stored day without a ledger row
         frames = {k: rows.get(k, none) for k in keys}
         fingerprints = {k: _fingerprint(frame) for k, frame in frames.items()}
-        stale = [
+        stale = {
             k
             for k in keys
             if k[2] == today
             or (known := self._gaps.get(k)) is None
             or known.fingerprint != fingerprints[k]
-        ]
-        read = [date.fromisoformat(k[2]) for k in stale]
+        }
+        read = sorted(date.fromisoformat(k[2]) for k in stale)
         candles = _by_partition(self.store.scan_candles(series, read), series) if read else {}
         for key in keys:
             if key not in stale:

@@ -32,6 +32,7 @@ FIRST = date(2024, 1, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range(5)]
 PARTS = [(s, d) for s in SERIES for d in DAYS]
 LATER_MS = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp() * 1000)
+LOG = logging.getLogger("tests.worker_processes")
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,7 @@ def market() -> Synthetic:
 
 def in_processes(url: str, root: Path, mode: SourceMode, **kwargs: int) -> list:
     spec = SourceSpec(mode, url, url)
-    return list(ingest_in_processes(PARTS, spec, str(root), **kwargs))
+    return list(ingest_in_processes(PARTS, spec, str(root), log=LOG, **kwargs))
 
 
 @pytest.mark.parametrize("mode", [SourceMode.ARCHIVE, SourceMode.REST])
@@ -55,10 +56,9 @@ def test_worker_processes_store_what_one_process_stores(tmp_path, mode):
         outcomes = in_processes(url, tmp_path / "processes", mode, processes=2, workers=4)
         with SourceSpec(mode, url, url).open() as sources:
             alone = Store(str(tmp_path / "alone"))
-            log = logging.getLogger("tests.worker_processes")
             assert all(
                 isinstance(o, Stored)
-                for o in ingest_partitions(PARTS, sources, alone, workers=1, log=log)
+                for o in ingest_partitions(PARTS, sources, alone, workers=1, log=LOG)
             )
     assert sorted((o.series.key, o.day) for o in outcomes) == sorted((s.key, d) for s, d in PARTS)
     assert all(isinstance(o, Stored) and o.report.passed() for o in outcomes)
@@ -84,22 +84,38 @@ def test_a_ban_stops_every_worker(tmp_path):
     assert not any(Store(str(tmp_path / "data")).stored_days(s) for s in SERIES)
 
 
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_the_workers_log_records_reach_the_callers_loggers(tmp_path):
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    run_log, qlir_log = Kept(), Kept()
     qlir = logging.getLogger("qlir")
-    qlir.addHandler(handler)
+    saved = qlir.level
+    LOG.addHandler(run_log)
+    qlir.addHandler(qlir_log)
+    qlir.setLevel(logging.DEBUG)  # the workers log at the caller's levels
     corrupt = DAYS[2].isoformat()
     try:
         with serve(market(), faults=Faults(corrupt_zip=(corrupt,))) as url:
             outcomes = in_processes(url, tmp_path / "data", SourceMode.AUTO, processes=2, workers=2)
     finally:
-        qlir.removeHandler(handler)
+        LOG.removeHandler(run_log)
+        qlir.removeHandler(qlir_log)
+        qlir.setLevel(saved)
     assert all(isinstance(o, Stored) for o in outcomes)
-    fallbacks = [r for r in records if "unusable" in r.getMessage()]
+    # What the pipeline tells its log (the run log in Dagster) is told to the caller's log.
+    fallbacks = [r for r in run_log.records if "unusable" in r.getMessage()]
     assert len(fallbacks) == len(SERIES)  # that day of each series, from whichever worker
     assert all(r.levelno == logging.WARNING and corrupt in r.getMessage() for r in fallbacks)
+    # qlir's own records (the log file's) reach the caller's qlir loggers, with their fields.
+    done = {(r.series, r.day) for r in qlir_log.records if getattr(r, "event", None) == "partition"}
+    assert done == {(s.key, d.isoformat()) for s, d in PARTS}
 
 
 @pytest.mark.parametrize("error", [
@@ -122,6 +138,7 @@ def test_only_a_long_run_gets_worker_processes():
 
 
 DRIVER = textwrap.dedent("""
+    import logging
     import sys
     from datetime import date, timedelta
     from qlir_core.ingest import SourceMode, SourceSpec
@@ -131,7 +148,7 @@ DRIVER = textwrap.dedent("""
     url, root, days = sys.argv[1], sys.argv[2], int(sys.argv[3])
     parts = [(Series.parse("BTCUSDT-1m"), date(2024, 1, 1) + timedelta(days=i)) for i in range(days)]
     for outcome in ingest_in_processes(parts, SourceSpec(SourceMode.ARCHIVE, url, url), root,
-                                       processes=2, workers=2):
+                                       processes=2, workers=2, log=logging.getLogger("driver")):
         print(outcome.day, flush=True)
 """)
 

@@ -165,17 +165,27 @@ def test_the_asset_shows_the_candle_columns(make_defs):
     assert [c.name for c in schema.columns] == [c.name for c in candle_columns()]
 
 
-def test_a_ban_is_counted_truly(make_defs, instance, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("workers", "refused"),
+    [
+        # One at a time: the first is refused, the other two never start.
+        ("1", "1 of 3 partitions were not stored (2 not attempted after the ban):"),
+        # All three under way when the ban comes: each is refused, and recorded as such.
+        ("8", "3 of 3 partitions were not stored:"),
+    ],
+)
+def test_a_ban_is_counted_truly(make_defs, instance, tmp_path, monkeypatch, workers, refused):
     monkeypatch.setattr(pacing, "default_folder", lambda: tmp_path / "budget")
     with serve(market(), faults=Faults(force_418=True)) as url:
-        defs = make_defs(**env(url, "rest"))
+        defs = make_defs(**env(url, "rest"), QLIR_FETCH_WORKERS=workers)
         result = run_range(defs, key("2024-01-01"), key("2024-01-03"), instance)
     assert not result.success
     assert instance.get_materialized_partitions(KLINES) == set()
     info = run_log(instance, result.run_id, logging.INFO)
     assert "stored 0 of 3 partitions" in info
     error = result.failure_data_for_node("klines").error.message
-    assert "1 of 3 partitions were not stored (2 not attempted after the ban)" in error
+    assert refused in error
+    assert error.count("banned") == error.count("|BTCUSDT-1m:")
 
 
 def test_an_error_inside_a_ranged_run_is_the_day_s_check_status(make_defs, instance):

@@ -92,22 +92,21 @@ def build_candles(
             if processes:
                 outcomes = ingest_in_processes(
                     parts, binance.spec(endpoint), storage.root,
-                    processes=processes, workers=binance.workers,
+                    processes=processes, workers=binance.workers, log=context.log,
                 )  # fmt: skip
             else:
                 sources = stack.enter_context(binance.sources(endpoint))
                 outcomes = ingest_partitions(
                     parts, sources, store, workers=binance.workers, log=context.log
                 )
-            # Closed on leaving, after a ban too: what is in flight finishes, nothing starts.
+            # After a ban no partition starts; those already under way are still recorded.
+            # Closed on leaving (an error, an interrupt): nothing more starts.
             stack.enter_context(closing(outcomes))
             for outcome in outcomes:
                 key = partition_key(outcome.series, outcome.day)
                 yield from _events(context, asset, key, outcome)
                 if isinstance(outcome, Refused):
                     refused[key] = outcome.reason
-                    if outcome.banned:
-                        break  # every later request would be refused the same way
                 else:
                     stored += 1
         # One line per run, not per partition: every log line is an event-log write (~15 ms).
