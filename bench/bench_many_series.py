@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -41,19 +42,25 @@ def link_other_series(root: Path, series: Series, count: int, layers: tuple[str,
             shutil.copytree(own, own.with_name(f"symbol=X{n:04d}USDT"), copy_function=os.link)
 
 
+def stored_year(prefix: str) -> tuple[Path, Store, list[date]]:
+    """A new store holding a year of SERIES (bench_studies' synthetic candles), one partition
+    per day: its root, the store and the days."""
+    table = synthetic_candles()
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    store = Store(str(root))
+    by_day = table.groupby(table["open_time"].dt.date, sort=True)
+    for day, rows in by_day:
+        store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
+    return root, store, sorted(by_day.groups)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--other-series", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    table = synthetic_candles()
-    root = Path(tempfile.mkdtemp(prefix="qlir-bench-many-"))
-    store = Store(str(root))
-    by_day = table.groupby(table["open_time"].dt.date, sort=True)
-    for day, rows in by_day:
-        store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
-    days = sorted(by_day.groups)
+    root, store, days = stored_year("qlir-bench-many-")
     link_other_series(root, SERIES, args.other_series, ("klines", "versions"))
     files = sum(1 for _ in root.rglob("*.parquet"))
     print(f"{1 + args.other_series} series × {len(days)} days, {files} parquet files under {root}")

@@ -10,19 +10,13 @@ partitions unchanged since are not read again), medians of `--rounds`.
 import argparse
 import logging
 import statistics
-import tempfile
 import time
 from datetime import date
-from pathlib import Path
 
-from bench_many_series import LATER, link_other_series
-from bench_studies import synthetic_candles
+from bench_many_series import LATER, SERIES, link_other_series, stored_year
 
 from qlir_core.metrics import StoreCollector, exposition
-from qlir_core.series import Series
-from qlir_core.storage import PartitionData, Store
-
-SERIES = Series.parse("BTCUSDT-1m")
+from qlir_core.storage import Store
 
 
 def scrapes(store: Store, start: date, rounds: int) -> tuple[float, float]:
@@ -45,17 +39,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    table = synthetic_candles()
-    root = Path(tempfile.mkdtemp(prefix="qlir-bench-metrics-"))
-    store = Store(str(root))
-    by_day = table.groupby(table["open_time"].dt.date, sort=True)
-    for day, rows in by_day:
-        store.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
-    start = min(by_day.groups)
+    root, store, days = stored_year("qlir-bench-metrics-")
+    start = days[0]
     alone = scrapes(store, start, args.rounds)
     link_other_series(root, SERIES, args.other_series, ("klines", "versions"))
     among = scrapes(store, start, args.rounds)
-    print(f"one series × {by_day.ngroups} days; then {args.other_series} other series beside it")
+    print(f"one series × {len(days)} days; then {args.other_series} other series beside it")
     for name, (first, after) in (("alone", alone), (f"among {1 + args.other_series}", among)):
         print(f"{name}: first scrape {first:.2f} s, scrapes after it {after:.2f} s")
 

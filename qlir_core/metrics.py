@@ -81,14 +81,20 @@ class StoreCollector(Collector):
         yield stamp
         surveys = [freshness.survey(self.store, s) for s in self.series]
         yield from _freshness(surveys, now_ms)
-        ledgers = _ledger_table(self.store, self.series)
+        # Each series' current ledgers, listed once for the request counts and the gaps.
+        datasets = {s: _ledgers_of(self.store, s) for s in self.series}
+        ledgers = _ledger_table(datasets)
         yield from _days(surveys, ledgers, self.start, day_of_ms(now_ms))
         yield from _rows(self.store, self.series)
-        yield from self._gap_metrics(now_ms, labels, surveys)
+        yield from self._gap_metrics(now_ms, labels, surveys, datasets)
         yield from _requests(ledgers)
 
     def _gap_metrics(
-        self, now_ms: int, labels: dict[Series, str], surveys: Iterable[freshness.Survey]
+        self,
+        now_ms: int,
+        labels: dict[Series, str],
+        surveys: Iterable[freshness.Survey],
+        datasets: dict[Series, ds.Dataset | None],
     ) -> Iterator[Metric]:
         runs = GaugeMetricFamily(
             "qlir_gap_runs", "Runs of missing candles, by cause.", labels=["series", "cause"]
@@ -101,7 +107,8 @@ class StoreCollector(Collector):
             series = state.series
             totals_runs = dict.fromkeys(GapCause, 0)
             totals_missing = dict.fromkeys(GapCause, 0)
-            for gaps in self._series_gaps(series, state.days, now_ms, today):
+            found = self._series_gaps(series, state.days, datasets[series], now_ms, today)
+            for gaps in found:
                 for cause in GapCause:
                     totals_runs[cause] += gaps.runs[cause]
                     totals_missing[cause] += gaps.missing[cause]
@@ -112,17 +119,17 @@ class StoreCollector(Collector):
         yield missing
 
     def _series_gaps(
-        self, series: Series, days: Iterable[date], now_ms: int, today: str
+        self,
+        series: Series,
+        days: Iterable[date],
+        ledgers: ds.Dataset | None,
+        now_ms: int,
+        today: str,
     ) -> Iterator[_Gaps]:
         """Each stored partition's gaps: a partition whose ledger is unchanged since the last
         scrape (and is not today's) is not read again, so a scrape reads the ledgers and only
         the candles of what changed."""
-        try:
-            rows = _partitions(
-                self.store.manifest_dataset(series=series), series, columns=list(ledger.COLUMNS)
-            )
-        except FileNotFoundError:
-            rows = {}
+        rows = {} if ledgers is None else _partitions(ledgers, series, list(ledger.COLUMNS))
         symbol, interval = series.symbol, series.interval.value
         keys = sorted({(symbol, interval, d.isoformat()) for d in days} | set(rows))
         none = ledger.to_frame([])  # a stored day without a ledger row
@@ -287,15 +294,20 @@ def _buckets(values: np.ndarray, bounds: Sequence[float]) -> tuple[list[tuple[st
     return counts, float(values.sum())
 
 
-def _ledger_table(store: Store, series: Sequence[Series]) -> pd.DataFrame:
-    """The current ledgers' rows of `series`, with `series` and `date` columns: each series'
-    own ledgers, however many other series the store holds."""
+def _ledgers_of(store: Store, series: Series) -> ds.Dataset | None:
+    """The series' current ledgers (its own folders only), or None when it has none."""
+    try:
+        return store.manifest_dataset(series=series)
+    except FileNotFoundError:
+        return None
+
+
+def _ledger_table(datasets: dict[Series, ds.Dataset | None]) -> pd.DataFrame:
+    """The rows of each series' current ledgers, with `series` and `date` columns."""
     columns = ["series", "date", *_LEDGER_COLUMNS]
     tables: list[pd.DataFrame] = []
-    for s in series:
-        try:
-            dataset = store.manifest_dataset(series=s)
-        except FileNotFoundError:
+    for s, dataset in datasets.items():
+        if dataset is None:
             continue
         present = [c for c in _LEDGER_COLUMNS if c in dataset.schema.names]
         table = dataset.to_table(columns=["date", *present]).to_pandas()
@@ -326,10 +338,10 @@ def _by_partition(candles: pd.DataFrame, series: Series) -> dict[Key, pd.DataFra
 
 
 def _partitions(dataset: ds.Dataset, series: Series, columns: list[str]) -> dict[Key, pd.DataFrame]:
-    """A series' ledger rows split by partition, in stored order."""
-    where = (ds.field("symbol") == series.symbol) & (ds.field("interval") == series.interval.value)
+    """A series' ledger rows (of a dataset of that series only) split by partition, in stored
+    order."""
     present = [c for c in columns if c in dataset.schema.names]
-    frame = dataset.to_table(columns=[*present, "date"], filter=where).to_pandas()
+    frame = dataset.to_table(columns=[*present, "date"]).to_pandas()
     symbol, interval = series.symbol, series.interval.value
     return {
         (symbol, interval, str(day)): rows.drop(columns=["date"]).reset_index(drop=True)
