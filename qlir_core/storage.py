@@ -37,6 +37,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -49,7 +50,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from fsspec.core import split_protocol
-from pyarrow.fs import FileSystem, FSSpecHandler, LocalFileSystem, PyFileSystem
+from pyarrow.fs import FileSelector, FileSystem, FSSpecHandler, LocalFileSystem, PyFileSystem
 from upath import UPath
 
 from qlir_core import candles as candle_table
@@ -79,6 +80,9 @@ _HIVE = ds.partitioning(
 )
 # A stored path's day, parsed by pyarrow as the dataset reads it: `date=2023-01-21/…` → a date.
 _DAY = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
+# Day files a scan reads at once: past four, on this project's two-core machines, threads only
+# queue behind each other (bench/bench_study_read.py).
+_SCAN_READERS = 4
 # Object stores where one PUT is atomic: the object appears whole when the upload completes
 # (multipart uploads too), and a failed upload leaves the previous object. S3 has been strongly
 # read-after-write consistent since December 2020, so the next reader sees the new object.
@@ -229,8 +233,8 @@ class Store:
             kept = () if previous is None else previous.kept
             if corrections and previous is not None:
                 kept = (*kept, previous.version)
-            candles = pa.Table.from_pandas(part.candles, preserve_index=False)
-            candles_bytes = parquet_bytes(candles)
+            candles = candle_arrow(part.candles)
+            candles_bytes = parquet_bytes(candles, arrow_schema=False)
             ledger = manifest.to_frame(part.manifest)
             manifest_bytes = table_bytes(ledger)
             raw = {p.name: sha256(p.data) for p in part.raw}
@@ -269,7 +273,7 @@ class Store:
                 raw_sha256=raw,
                 kept=tuple(dict.fromkeys(v for v in kept if v != version)),
             )
-            commit = parquet_bytes(candles, stamp)
+            commit = parquet_bytes(candles, stamp, arrow_schema=False)
             write_atomic(self.candles_path(part.series, part.day), commit)
             done("commit")
             self._remove_versions(part.series, part.day, stamp.retained)
@@ -355,16 +359,25 @@ class Store:
     def stored_days(self, series: Series) -> list[date]:
         """Days with a stored candle table for `series`, in order: one listing, not one
         request per day."""
+        return list(self._day_tables(series))
+
+    def _day_tables(self, series: Series) -> dict[date, str]:
+        """The key of each stored candle table of `series` by its day, in day order, from one
+        listing through pyarrow's filesystem (no path object per day: a year is hundreds)."""
         with self._access():
             folder = self.series_dir(self.layout.candles, series)
-            keys = folder.fs.find(folder.path)
-        days = set()
-        for key in keys:
-            if PurePosixPath(key).name == TABLE_FILE:
-                day = ds.get_partition_keys(_DAY.parse(key.removeprefix(folder.path))).get("date")
+            fs = _arrow_fs(folder)
+            found = fs.get_file_info(
+                FileSelector(folder.path, allow_not_found=True, recursive=True)
+            )
+        tables = {}
+        for info in found:
+            if info.base_name == TABLE_FILE:
+                parsed = _DAY.parse(info.path.removeprefix(folder.path))
+                day = ds.get_partition_keys(parsed).get("date")
                 if day is not None:
-                    days.add(day)
-        return sorted(days)
+                    tables[day] = info.path
+        return dict(sorted(tables.items()))
 
     def candles_dataset(self, series: Series | None = None) -> ds.Dataset:
         """The current candles of this store's endpoint as one hive-partitioned dataset, of
@@ -418,22 +431,24 @@ class Store:
         days: Iterable[date] | None = None,
         columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Every stored candle of `series` as one table sorted by open time: a single dataset
-        scan with partition pruning, not one read per day. `columns` (open_time always comes
-        too) reads only those columns of the files; by default every column."""
+        """Every stored candle of `series` (on `days`, or all) as one table sorted by open time.
+        `columns` (open_time always comes too) reads only those columns of the files; by
+        default every column. The day files are found with one listing and read a few at a
+        time: a year is hundreds of small files, so their count, not their bytes, sets the
+        cost, and one file's reads overlap another's."""
         wanted = [
             c for c in candle_table.COLUMNS if columns is None or c in columns or c == "open_time"
         ]
-        try:
-            dataset = self.candles_dataset(series)
-        except FileNotFoundError:
+        stored = self._day_tables(series)
+        chosen = stored.keys() if days is None else sorted(set(days).intersection(stored))
+        if not chosen:
             return candle_table.empty().loc[:, wanted]
-        where = None if days is None else on_days(days)
-        with self._access():
-            table = dataset.to_table(columns=wanted, filter=where)
-        if not table.num_rows:
-            return candle_table.empty().loc[:, wanted]
-        # Day files are read in date order and each is sorted, so the table usually is: sorted
+        with self._access(), ThreadPoolExecutor(_SCAN_READERS) as pool:
+            fs = _arrow_fs(self.root)
+            read = pool.map(lambda day: _read_columns(fs, stored[day], wanted), chosen)
+            # files of other writers may differ in a time column's unit: both kinds concatenate
+            table = pa.concat_tables(list(read), promote_options="permissive")
+        # Day files come in date order and each is sorted, so the table usually is: sorted
         # here only when it is not, in Arrow, before the one copy into pandas.
         opens = table.column("open_time").cast(pa.int64()).to_numpy()
         if not bool((np.diff(opens) >= 0).all()):
@@ -529,12 +544,26 @@ def table_bytes(frame: pd.DataFrame, stamp: Stamp | None = None) -> bytes:
     return parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False), stamp)
 
 
-def parquet_bytes(table: pa.Table, stamp: Stamp | None = None) -> bytes:
-    """A table as parquet bytes (zstd); `stamp` in its metadata."""
-    if stamp is not None:
-        table = table.replace_schema_metadata({**table.schema.metadata, STAMP_KEY: stamp.encode()})
+def candle_arrow(candles: pd.DataFrame) -> pa.Table:
+    """A candle table as Arrow without the copies of its schema that pandas and Arrow add to
+    a file's footer: the parquet types alone read back to the same columns, and a study's scan
+    parses one footer per day file, so each byte of it counts hundreds of times."""
+    return pa.Table.from_pandas(candles, preserve_index=False).replace_schema_metadata(None)
+
+
+def parquet_bytes(
+    table: pa.Table, stamp: Stamp | None = None, *, arrow_schema: bool = True
+) -> bytes:
+    """A table as parquet bytes (zstd); `stamp` in its footer's metadata. Without
+    `arrow_schema` the footer holds the parquet schema alone (enough for types parquet has, as
+    candles' are)."""
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    with pq.ParquetWriter(
+        sink, table.schema, compression="zstd", store_schema=arrow_schema
+    ) as writer:
+        writer.write_table(table)
+        if stamp is not None:
+            writer.add_key_value_metadata({STAMP_KEY: stamp.encode()})
     return sink.getvalue()
 
 
@@ -591,6 +620,14 @@ def _read_table(path: UPath) -> pd.DataFrame | None:
     return frame
 
 
+def _read_columns(fs: FileSystem, key: str, columns: list[str]) -> pa.Table:
+    """Some columns of one parquet file, without its schema metadata (which differs between
+    files written with and without pandas' copy of the schema)."""
+    with fs.open_input_file(key) as handle:
+        table = pq.ParquetFile(handle).read(columns=columns, use_threads=False)
+    return table.replace_schema_metadata(None)
+
+
 def _read_stamp(path: UPath) -> Stamp | None:
     """The stamp of a stored candle table, from its footer alone."""
     return _stamp_at(path.fs, path.path)
@@ -599,7 +636,9 @@ def _read_stamp(path: UPath) -> Stamp | None:
 def _stamp_at(fs: Any, key: str) -> Stamp | None:
     try:
         with fs.open(key, "rb") as f:
-            metadata = pq.read_schema(f).metadata or {}
+            # the footer's own key-value pairs: Arrow's schema copy, when a file has one,
+            # does not hold pairs added after its table
+            metadata = pq.ParquetFile(f).metadata.metadata or {}
     except FileNotFoundError as e:
         if s3.missing_bucket(e):
             raise

@@ -3,11 +3,14 @@ import sys
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from qlir_core import candles
 from qlir_core.binance import Endpoint
 from qlir_core.series import Series
 from qlir_core.storage import PartitionData, RawPayload, Store, write_atomic
+from qlir_core.versions import STAMP_KEY
 
 ROW = "1674259200000,1.0,2.0,0.5,1.5,10.0,1674259259999,15.0,3,4.0,6.0,0\n"
 SERIES = Series.parse("BTCUSDT-1m")
@@ -23,7 +26,7 @@ def test_the_on_disk_path_of_one_partition(tmp_path):
     )
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     version = "versions/symbol=BTCUSDT/interval=1m/date=2023-01-21/" + stamp.version
-    assert stamp.version == "00000000T000000000Z-19e5e44399f00939"  # no ledger rows: no time
+    assert stamp.version == "00000000T000000000Z-9910e56713593720"  # no ledger rows: no time
     assert files == [
         "klines/symbol=BTCUSDT/interval=1m/date=2023-01-21/data.parquet",
         f"{version}/candles.parquet",
@@ -142,3 +145,29 @@ def test_a_scan_reads_only_its_own_series_and_the_days_asked_for(tmp_path):
     )
     assert store.scan_candles(SERIES, []).empty
     assert store.scan_candles(Series.parse("SOLUSDT-1m")).empty
+
+
+def test_day_files_written_with_pandas_and_arrow_schemas_read_beside_lean_ones(tmp_path):
+    """Candle files carry the parquet schema alone; a store also holds files written with the
+    pandas and Arrow schema copies and the stamp among the schema's metadata. Both kinds are
+    scanned together and their stamps read."""
+    store = Store(str(tmp_path))
+    later = date(2023, 1, 22)
+    first = candles.from_csv(ROW.encode())
+    row = ROW.replace("1674259200000", "1674345600000").replace("1674259259999", "1674345659999")
+    second = candles.from_csv(row.encode())
+    store.publish(PartitionData(SERIES, DAY, first, [], []))
+    stamp = store.publish(PartitionData(SERIES, later, second, [], []))
+    lean = pq.ParquetFile(store.candles_path(SERIES, later).path)
+    assert set(lean.metadata.metadata) == {STAMP_KEY}
+    table = pa.Table.from_pandas(second, preserve_index=False)
+    rich = table.replace_schema_metadata({**table.schema.metadata, STAMP_KEY: stamp.encode()})
+    pq.write_table(rich, store.candles_path(SERIES, later).path, compression="zstd")
+    assert b"pandas" in pq.ParquetFile(store.candles_path(SERIES, later).path).metadata.metadata
+    assert store.stamp(SERIES, later) == stamp
+    pd.testing.assert_frame_equal(store.read_candles(SERIES, later), second)
+    both = pd.concat([first, second], ignore_index=True)
+    pd.testing.assert_frame_equal(store.scan_candles(SERIES), both)
+    pd.testing.assert_frame_equal(
+        store.scan_candles(SERIES, columns=["close"]), both.loc[:, ["open_time", "close"]]
+    )
