@@ -234,7 +234,7 @@ class Store:
             if corrections and previous is not None:
                 kept = (*kept, previous.version)
             candles = candle_arrow(part.candles)
-            candles_bytes = parquet_bytes(candles, arrow_schema=False)
+            candles_bytes = candle_bytes(candles)
             ledger = manifest.to_frame(part.manifest)
             manifest_bytes = table_bytes(ledger)
             raw = {p.name: sha256(p.data) for p in part.raw}
@@ -273,7 +273,7 @@ class Store:
                 raw_sha256=raw,
                 kept=tuple(dict.fromkeys(v for v in kept if v != version)),
             )
-            commit = parquet_bytes(candles, stamp, arrow_schema=False)
+            commit = candle_bytes(candles, stamp)
             write_atomic(self.candles_path(part.series, part.day), commit)
             done("commit")
             self._remove_versions(part.series, part.day, stamp.retained)
@@ -545,22 +545,26 @@ def table_bytes(frame: pd.DataFrame, stamp: Stamp | None = None) -> bytes:
 
 
 def candle_arrow(candles: pd.DataFrame) -> pa.Table:
-    """A candle table as Arrow without the copies of its schema that pandas and Arrow add to
-    a file's footer: the parquet types alone read back to the same columns, and a study's scan
-    parses one footer per day file, so each byte of it counts hundreds of times."""
+    """A candle table as Arrow, without pandas' copy of its schema (see `candle_bytes`)."""
     return pa.Table.from_pandas(candles, preserve_index=False).replace_schema_metadata(None)
 
 
-def parquet_bytes(
-    table: pa.Table, stamp: Stamp | None = None, *, arrow_schema: bool = True
-) -> bytes:
-    """A table as parquet bytes (zstd); `stamp` in its footer's metadata. Without
-    `arrow_schema` the footer holds the parquet schema alone (enough for types parquet has, as
-    candles' are)."""
+def candle_bytes(candles: pa.Table, stamp: Stamp | None = None) -> bytes:
+    """A candle table (`candle_arrow`) as parquet bytes; `stamp` in its footer. Candle files
+    are many and small: the footer holds the parquet schema alone (its types read back as the
+    candle columns; a study's scan parses one footer per day file), and values are not
+    dictionary-encoded (prices and volumes rarely repeat, so it costs time and bytes)."""
+    return _parquet(candles, stamp, store_schema=False, use_dictionary=False)
+
+
+def parquet_bytes(table: pa.Table, stamp: Stamp | None = None) -> bytes:
+    """A table as parquet bytes (zstd); `stamp` in its footer's metadata."""
+    return _parquet(table, stamp)
+
+
+def _parquet(table: pa.Table, stamp: Stamp | None, **options: Any) -> bytes:
     sink = io.BytesIO()
-    with pq.ParquetWriter(
-        sink, table.schema, compression="zstd", store_schema=arrow_schema
-    ) as writer:
+    with pq.ParquetWriter(sink, table.schema, compression="zstd", **options) as writer:
         writer.write_table(table)
         if stamp is not None:
             writer.add_key_value_metadata({STAMP_KEY: stamp.encode()})
