@@ -1,17 +1,19 @@
 """The manifest: one row per request ("slice") per partition, the ledger of how data was fetched.
 
-Statuses and reasons are enums in the program; they become strings only in `to_frame` /
-`from_frame`, where the ledger is written or read.
+Statuses and reasons are enums in the program; they become strings only in `to_frame`,
+`to_arrow` and `from_frame`, where the ledger is written or read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from qlir_core.slices import SliceKey
 
@@ -118,6 +120,33 @@ def to_frame(rows: list[ManifestRow]) -> pd.DataFrame:
         # column existed, byte for byte (a version id hashes these bytes).
         return frame.drop(columns=["persist_ms"])
     return frame
+
+
+def to_arrow(rows: list[ManifestRow], *, persisted: bool = True) -> pa.Table:
+    """The ledger as the Arrow table `to_frame` would give (pandas' schema included, so it is
+    stored byte for byte alike and reads back to the same frame), built without pandas: a
+    publish writes one per partition. Without `persisted` the persist times are left out, as
+    for rows that have none."""
+    with_persist = persisted and any(r.persist_ms is not None for r in rows)
+    schema = _arrow_schema(with_persist)
+    columns = [pa.array([_value(getattr(r, f.name)) for r in rows], f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+@cache
+def _arrow_schema(with_persist: bool) -> pa.Schema:
+    template = to_frame([])
+    if with_persist:
+        template = template.assign(persist_ms=np.array([], dtype=np.float64))
+    return pa.Schema.from_pandas(template, preserve_index=False)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, pd.Timestamp):
+        return value.as_unit("ms")
+    return value
 
 
 def _column(name: str, values: list[Any]) -> Any:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from qlir_core import manifest
 from qlir_core.manifest import ManifestRow, SliceStatus, Source, StatusReason
+from qlir_core.storage import parquet_bytes, table_bytes
 from qlir_core.validation.partition import MANIFEST
 
 _MS = st.integers(1_500_000_000_000, 1_900_000_000_000)
@@ -52,4 +53,28 @@ def test_any_ledger_is_written_in_the_models_dtypes_and_read_back_unchanged(rows
     assert back == rows
     assert [r.persist_ms for r in back] == [persist_ms if "persist_ms" in frame else None] * len(
         rows
+    )
+
+
+_FINE_TIME = st.integers(1_500_000_000_000_000, 1_900_000_000_000_000).map(
+    lambda us: pd.Timestamp(us, unit="us", tz="UTC")
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(ROWS, max_size=6),
+    st.none() | st.floats(0, 1e5, allow_nan=False),
+    st.lists(_FINE_TIME, min_size=2, max_size=2),
+)
+def test_the_arrow_ledger_is_stored_byte_for_byte_as_the_frame(rows, persist_ms, times):
+    """A publish writes the ledger from `to_arrow`; its bytes (a version id hashes them) are the
+    ones `to_frame` gives, with and without persist times, sub-millisecond times included."""
+    requested, completed = times
+    rows = [replace(r, persist_ms=persist_ms) for r in rows]
+    rows[:1] = [replace(r, requested_at=requested, completed_at=completed) for r in rows[:1]]
+    assert parquet_bytes(manifest.to_arrow(rows)) == table_bytes(manifest.to_frame(rows))
+    unpersisted = [replace(r, persist_ms=None) for r in rows]
+    assert parquet_bytes(manifest.to_arrow(rows, persisted=False)) == table_bytes(
+        manifest.to_frame(unpersisted)
     )
