@@ -5,6 +5,8 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qlir_core import candles
 from qlir_core.binance import Endpoint
@@ -171,3 +173,36 @@ def test_day_files_written_with_pandas_and_arrow_schemas_read_beside_lean_ones(t
     pd.testing.assert_frame_equal(
         store.scan_candles(SERIES, columns=["close"]), both.loc[:, ["open_time", "close"]]
     )
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(stored=st.sets(st.integers(0, 12), max_size=13), asked=st.sets(st.integers(0, 14)))
+def test_a_scan_of_any_days_is_their_tables_in_day_order(tmp_path_factory, stored, asked):
+    """However many days there are for the scan's readers to share, the scan is the stored
+    tables of the days asked for, one after the other in day order; folders that are not a
+    day's are not read."""
+    root = tmp_path_factory.mktemp("store")
+    store = Store(str(root))
+    day_ms = 86_400_000
+    tables = {}
+    for n in sorted(stored):
+        opens, closes = (str(ms + n * day_ms) for ms in (1674259200000, 1674259259999))
+        tables[n] = candles.from_csv(
+            ROW.replace("1674259200000", opens).replace("1674259259999", closes).encode()
+        )
+        store.publish(
+            PartitionData(SERIES, date.fromordinal(DAY.toordinal() + n), tables[n], [], [])
+        )
+    stray = store.series_dir(store.layout.candles, SERIES) / "date=someday" / "data.parquet"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"not a table")
+    days = [date.fromordinal(DAY.toordinal() + n) for n in asked]
+    scanned = store.scan_candles(SERIES, days)
+    expected = [tables[n] for n in sorted(asked & stored)]
+    if expected:
+        pd.testing.assert_frame_equal(scanned, pd.concat(expected, ignore_index=True))
+    else:
+        assert scanned.empty
+    assert len(store.scan_candles(SERIES)) == len(stored)
