@@ -23,9 +23,11 @@ import multiprocessing
 import os
 import pickle
 import queue
+import sys
 import time
 import traceback
 from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from logging.handlers import QueueHandler
 from multiprocessing.synchronize import Event
@@ -84,12 +86,29 @@ def ingest_in_processes(
         for n, share in enumerate(shares)
     ]
     try:
-        for process in started:
-            process.start()
+        with _main_script_not_imported():
+            for process in started:
+                process.start()
         yield from _collected(messages, started, stop, log)
     finally:
         stop.set()
         _wound_down(messages, started, log)
+
+
+@contextmanager
+def _main_script_not_imported() -> Iterator[None]:
+    """Processes started meanwhile do not import the caller's main script. Spawn imports it in
+    each new process, for targets defined there; the workers' target is this module's, and a
+    run's main script is Dagster's command line, about 0.8 s of imports per worker."""
+    main = sys.modules["__main__"]
+    spec, path = getattr(main, "__spec__", None), main.__dict__.pop("__file__", None)
+    main.__spec__ = None  # spawn imports the main module by this name when there is one
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if path is not None:
+            main.__file__ = path
 
 
 def _collected(

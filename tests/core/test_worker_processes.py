@@ -182,3 +182,34 @@ def test_a_killed_caller_leaves_no_worker_taking_partitions(tmp_path):
     # What was in flight at the kill (a partition per worker thread) may have been finished.
     assert at_kill <= stored <= at_kill + 2
     assert stored < days
+
+
+# A user's script with no `if __name__ == "__main__":` guard: were the workers to import it, as
+# spawn imports a main script, each would start the range again in processes of its own.
+UNGUARDED = textwrap.dedent("""
+    import logging, sys
+    from datetime import date, timedelta
+    from qlir_core.ingest import SourceMode, SourceSpec
+    from qlir_core.series import Series
+    from qlir_core.worker_processes import ingest_in_processes
+
+    url, root = sys.argv[1], sys.argv[2]
+    parts = [(Series.parse("BTCUSDT-1m"), date(2024, 1, 1) + timedelta(days=i)) for i in range(5)]
+    outcomes = ingest_in_processes(parts, SourceSpec(SourceMode.ARCHIVE, url, url), root,
+                                   processes=2, workers=2, log=logging.getLogger("script"))
+    print(sorted(o.day.isoformat() for o in outcomes))
+""")
+
+
+def test_a_script_without_a_main_guard_runs_a_range_in_worker_processes(tmp_path):
+    script = tmp_path / "backfill.py"
+    script.write_text(UNGUARDED)
+    with serve(market()) as url:
+        done = subprocess.run(
+            [sys.executable, str(script), url, str(tmp_path / "data")],
+            cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO)}, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([day.isoformat() for day in DAYS])
+    assert Store(str(tmp_path / "data")).stored_days(SERIES[0]) == DAYS
