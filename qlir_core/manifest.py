@@ -127,9 +127,13 @@ def to_arrow(rows: list[ManifestRow], *, persisted: bool = True) -> pa.Table:
     stored byte for byte alike and reads back to the same frame), built without pandas: a
     publish writes one per partition. Without `persisted` the persist times are left out, as
     for rows that have none."""
-    with_persist = persisted and any(r.persist_ms is not None for r in rows)
+    with_persist = persisted and not all(pd.isna(r.persist_ms) for r in rows)
     schema = _arrow_schema(with_persist)
-    columns = [pa.array([_value(getattr(r, f.name)) for r in rows], f.type) for f in schema]
+    # from_pandas: a NaN float is missing, as in the frame
+    columns = [
+        pa.array([_value(getattr(r, f.name)) for r in rows], f.type, from_pandas=True)
+        for f in schema
+    ]
     return pa.Table.from_arrays(columns, schema=schema)
 
 

@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -58,7 +59,7 @@ from qlir_core import locks, manifest, s3
 from qlir_core.binance import Endpoint
 from qlir_core.corrections import Correction
 from qlir_core.corrections import to_frame as corrections_table
-from qlir_core.errors import ConfigError, QlirError
+from qlir_core.errors import ConfigError, OperationalError, QlirError
 from qlir_core.series import Series
 from qlir_core.versions import STAMP_KEY, Stamp, fetched_at_ms, sha256, version_id
 
@@ -442,24 +443,21 @@ class Store:
         if not chosen:
             return candle_table.empty().loc[:, wanted]
         keys = [stored[day] for day in chosen]
+        schema = pa.schema([_candle_schema().field(c) for c in wanted])
         # contiguous runs, one per reader: a year is hundreds of files, too many for a task each
         step = -(-len(keys) // _SCAN_READERS)
         runs = [keys[start : start + step] for start in range(0, len(keys), step)]
         with self._access(), ThreadPoolExecutor(len(runs)) as pool:
             fs = _arrow_fs(self.root)
-            read = pool.map(lambda run: [_read_columns(fs, key, wanted) for key in run], runs)
-            # files of other writers may differ in a time column's unit: both kinds concatenate
-            tables = [table for run in read for table in run]
-            table = pa.concat_tables(tables, promote_options="permissive")
+            read = pool.map(lambda run: [_read_columns(fs, key, schema) for key in run], runs)
+            table = pa.concat_tables([table for run in read for table in run])
         # Day files come in date order and each is sorted, so the table usually is: sorted
         # here only when it is not, in Arrow, before the one copy into pandas.
         opens = table.column("open_time").cast(pa.int64()).to_numpy()
         if not bool((np.diff(opens) >= 0).all()):
             table = table.sort_by("open_time")
         frame: pd.DataFrame = table.to_pandas()
-        time = candle_table.TIME_DTYPE
-        other = [c for c in candle_table.TIME_COLUMNS if c in frame and frame[c].dtype != time]
-        return frame.astype(dict.fromkeys(other, time)) if other else frame
+        return frame
 
     # -- versions --------------------------------------------------------------------------
     def _version_of(self, series: Series, day: date, version: str | None) -> UPath:
@@ -631,12 +629,24 @@ def _read_table(path: UPath) -> pd.DataFrame | None:
     return frame
 
 
-def _read_columns(fs: FileSystem, key: str, columns: list[str]) -> pa.Table:
-    """Some columns of one parquet file, without its schema metadata (which differs between
-    files written with and without pandas' copy of the schema)."""
+def _read_columns(fs: FileSystem, key: str, schema: pa.Schema) -> pa.Table:
+    """The columns of `schema` from one stored candle table, cast to it: files of other writers
+    may differ in a time column's unit or zone, or carry pandas' copy of the schema."""
     with fs.open_input_file(key) as handle:
-        table = pq.ParquetFile(handle).read(columns=columns, use_threads=False)
-    return table.replace_schema_metadata(None)
+        table = pq.ParquetFile(handle).read(columns=schema.names, use_threads=False)
+    table = table.replace_schema_metadata(None)
+    if table.schema.equals(schema):  # the store's own files: nothing to cast
+        return table
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise OperationalError(f"{key} is not a candle table: it has no {', '.join(missing)}")
+    return table.select(schema.names).cast(schema)
+
+
+@cache
+def _candle_schema() -> pa.Schema:
+    """The Arrow types of the candle columns, as a stored candle table reads back."""
+    return candle_arrow(candle_table.empty()).schema
 
 
 def _folder_day(key: str) -> date | None:
@@ -645,10 +655,13 @@ def _folder_day(key: str) -> date | None:
     name = folders[-1] if folders else ""
     if not name.startswith("date="):
         return None
+    text = name.removeprefix("date=")
     try:
-        return date.fromisoformat(name.removeprefix("date="))
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    # only the folder name a store writes: fromisoformat also takes 20230121 and 2023-W03-6
+    return day if day.isoformat() == text else None
 
 
 def _read_stamp(path: UPath) -> Stamp | None:

@@ -24,6 +24,7 @@ import os
 import pickle
 import queue
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Generator, Iterator, Sequence
@@ -47,6 +48,7 @@ LONG_RUN = 64  # partitions from which a run is worth worker processes
 _POLL_S = 1.0  # how often the caller looks for a worker that died without a word
 _WIND_DOWN_S = 60.0  # for the partitions in flight when the caller stops
 _RUN_LOG = f"{logs.QLIR}.run_log"  # a worker's stand-in for the caller's `log`
+_MAIN_HIDDEN = threading.Lock()  # held while workers start without the main script
 
 
 def processes_for(partitions: int, most: int) -> int:
@@ -98,17 +100,19 @@ def ingest_in_processes(
 @contextmanager
 def _main_script_not_imported() -> Iterator[None]:
     """Processes started meanwhile do not import the caller's main script. Spawn imports it in
-    each new process, for targets defined there; the workers' target is this module's, and a
-    run's main script is Dagster's command line, about 0.8 s of imports per worker."""
-    main = sys.modules["__main__"]
-    spec, path = getattr(main, "__spec__", None), main.__dict__.pop("__file__", None)
-    main.__spec__ = None  # spawn imports the main module by this name when there is one
-    try:
-        yield
-    finally:
-        main.__spec__ = spec
-        if path is not None:
-            main.__file__ = path
+    each new process, for targets defined there; the workers' target is this module's, and the
+    main script of `dagster asset materialize` is Dagster's command line, about 0.8 s of
+    imports per worker."""
+    with _MAIN_HIDDEN:  # one at a time: overlapping saves would restore a hidden state
+        main = sys.modules["__main__"]
+        spec, path = getattr(main, "__spec__", None), main.__dict__.pop("__file__", None)
+        main.__spec__ = None  # spawn imports the main module by this name when there is one
+        try:
+            yield
+        finally:
+            main.__spec__ = spec
+            if path is not None:
+                main.__file__ = path
 
 
 def _collected(

@@ -64,12 +64,13 @@ _FINE_TIME = st.integers(1_500_000_000_000_000, 1_900_000_000_000_000).map(
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(ROWS, max_size=6),
-    st.none() | st.floats(0, 1e5, allow_nan=False),
+    st.none() | st.floats(0, 1e5, allow_nan=False) | st.just(float("nan")),
     st.lists(_FINE_TIME, min_size=2, max_size=2),
 )
 def test_the_arrow_ledger_is_stored_byte_for_byte_as_the_frame(rows, persist_ms, times):
     """A publish writes the ledger from `to_arrow`; its bytes (a version id hashes them) are the
-    ones `to_frame` gives, with and without persist times, sub-millisecond times included."""
+    ones `to_frame` gives, with and without persist times (NaN as missing), sub-millisecond
+    times included."""
     requested, completed = times
     rows = [replace(r, persist_ms=persist_ms) for r in rows]
     rows[:1] = [replace(r, requested_at=requested, completed_at=completed) for r in rows[:1]]

@@ -5,10 +5,11 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qlir_core import candles
+from qlir_core import candles, errors
 from qlir_core.binance import Endpoint
 from qlir_core.series import Series
 from qlir_core.storage import PartitionData, RawPayload, Store, write_atomic
@@ -195,9 +196,10 @@ def test_a_scan_of_any_days_is_their_tables_in_day_order(tmp_path_factory, store
         store.publish(
             PartitionData(SERIES, date.fromordinal(DAY.toordinal() + n), tables[n], [], [])
         )
-    stray = store.series_dir(store.layout.candles, SERIES) / "date=someday" / "data.parquet"
-    stray.parent.mkdir(parents=True, exist_ok=True)
-    stray.write_bytes(b"not a table")
+    for name in ("date=someday", "date=20230121"):  # not a folder name a store writes
+        stray = store.series_dir(store.layout.candles, SERIES) / name / "data.parquet"
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(b"not a table")
     days = [date.fromordinal(DAY.toordinal() + n) for n in asked]
     scanned = store.scan_candles(SERIES, days)
     expected = [tables[n] for n in sorted(asked & stored)]
@@ -206,3 +208,31 @@ def test_a_scan_of_any_days_is_their_tables_in_day_order(tmp_path_factory, store
     else:
         assert scanned.empty
     assert len(store.scan_candles(SERIES)) == len(stored)
+
+
+def test_a_day_file_of_another_writer_scans_with_the_stores_types(tmp_path):
+    """A day file written by another tool (pandas, times without a zone in microseconds) is
+    scanned beside the store's own, as the store's types; one lacking a column asked for is
+    named, not read as missing values."""
+    store = Store(str(tmp_path))
+    later = date(2023, 1, 22)
+    first = candles.from_csv(ROW.encode())
+    row = ROW.replace("1674259200000", "1674345600000").replace("1674259259999", "1674345659999")
+    second = candles.from_csv(row.encode())
+    store.publish(PartitionData(SERIES, DAY, first, [], []))
+    store.publish(PartitionData(SERIES, later, second, [], []))
+    naive = {
+        c: second[c].dt.tz_localize(None).astype("datetime64[us]") for c in candles.TIME_COLUMNS
+    }
+    second.assign(**naive).to_parquet(store.candles_path(SERIES, later).path)
+    both = pd.concat([first, second], ignore_index=True)
+    pd.testing.assert_frame_equal(store.scan_candles(SERIES), both)
+    pq.write_table(
+        pa.Table.from_pandas(second.drop(columns=["close"])),
+        store.candles_path(SERIES, later).path,
+    )
+    with pytest.raises(errors.OperationalError, match=r"date=2023-01-22/data.parquet .* no close"):
+        store.scan_candles(SERIES, columns=["close"])
+    pd.testing.assert_frame_equal(
+        store.scan_candles(SERIES, columns=["high"]), both.loc[:, ["open_time", "high"]]
+    )
