@@ -651,8 +651,7 @@ def _candle_schema() -> pa.Schema:
 
 def _folder_day(key: str) -> date | None:
     """The day of a stored table from its folder, `…/date=2023-01-21/data.parquet`."""
-    folders = key.rsplit("/", 2)[:-1]
-    name = folders[-1] if folders else ""
+    name = key.rpartition("/")[0].rpartition("/")[2]
     if not name.startswith("date="):
         return None
     text = name.removeprefix("date=")

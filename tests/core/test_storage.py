@@ -20,6 +20,14 @@ SERIES = Series.parse("BTCUSDT-1m")
 DAY = date(2023, 1, 21)
 
 
+def day_candles(n: int) -> pd.DataFrame:
+    """ROW's one candle, `n` days after DAY."""
+    opens, closes = (str(ms + n * 86_400_000) for ms in (1674259200000, 1674259259999))
+    return candles.from_csv(
+        ROW.replace("1674259200000", opens).replace("1674259259999", closes).encode()
+    )
+
+
 def test_the_on_disk_path_of_one_partition(tmp_path):
     store = Store(str(tmp_path))
     stamp = store.publish(
@@ -130,9 +138,7 @@ def test_a_scan_reads_only_its_own_series_and_the_days_asked_for(tmp_path):
     days = [DAY, date(2023, 1, 22), date(2023, 1, 23)]
     others = [Series.parse("ETHUSDT-1m"), Series.parse("BTCUSDT-1h"), Series.parse("BTCUSDT-1s")]
     for n, day in enumerate(days):
-        opens, closes = (str(ms + n * 86_400_000) for ms in (1674259200000, 1674259259999))
-        row = ROW.replace("1674259200000", opens).replace("1674259259999", closes)
-        table = candles.from_csv(row.encode())
+        table = day_candles(n)
         for series in (SERIES, *others):
             priced = table.assign(close=table["close"] + len(str(series)))
             store.publish(PartitionData(series, day, priced, [], []))
@@ -156,9 +162,7 @@ def test_day_files_written_with_pandas_and_arrow_schemas_read_beside_lean_ones(t
     scanned together and their stamps read."""
     store = Store(str(tmp_path))
     later = date(2023, 1, 22)
-    first = candles.from_csv(ROW.encode())
-    row = ROW.replace("1674259200000", "1674345600000").replace("1674259259999", "1674345659999")
-    second = candles.from_csv(row.encode())
+    first, second = day_candles(0), day_candles(1)
     store.publish(PartitionData(SERIES, DAY, first, [], []))
     stamp = store.publish(PartitionData(SERIES, later, second, [], []))
     lean = pq.ParquetFile(store.candles_path(SERIES, later).path)
@@ -186,13 +190,9 @@ def test_a_scan_of_any_days_is_their_tables_in_day_order(tmp_path_factory, store
     day's are not read."""
     root = tmp_path_factory.mktemp("store")
     store = Store(str(root))
-    day_ms = 86_400_000
     tables = {}
     for n in sorted(stored):
-        opens, closes = (str(ms + n * day_ms) for ms in (1674259200000, 1674259259999))
-        tables[n] = candles.from_csv(
-            ROW.replace("1674259200000", opens).replace("1674259259999", closes).encode()
-        )
+        tables[n] = day_candles(n)
         store.publish(
             PartitionData(SERIES, date.fromordinal(DAY.toordinal() + n), tables[n], [], [])
         )
@@ -216,9 +216,7 @@ def test_a_day_file_of_another_writer_scans_with_the_stores_types(tmp_path):
     named, not read as missing values."""
     store = Store(str(tmp_path))
     later = date(2023, 1, 22)
-    first = candles.from_csv(ROW.encode())
-    row = ROW.replace("1674259200000", "1674345600000").replace("1674259259999", "1674345659999")
-    second = candles.from_csv(row.encode())
+    first, second = day_candles(0), day_candles(1)
     store.publish(PartitionData(SERIES, DAY, first, [], []))
     store.publish(PartitionData(SERIES, later, second, [], []))
     naive = {
