@@ -2,7 +2,11 @@
 1m candles since 2017-08-17 (nothing is fetched; the symbols beyond BTC/ETH/SOL are made up).
 
     .venv/bin/python bench/bench_partitions.py [--sizes 3,400] [--start 2017-08-17]
-        [--rounds 3] [--timeout 120]
+        [--rounds 3] [--timeout 120] [--group-size 29]
+
+With --group-size N, a size above N is configured as series groups of N (QLIR_GROUPS: g00, g01,
+…), each with its own klines asset; the views and the backfill are then g00/klines' (the group
+holding BTCUSDT-1m).
 
 For each size, with a fresh DAGSTER_HOME holding the shipped dagster.yaml:
 1. the definitions' load time, `python -c "import qlir_dagster.definitions"` in a fresh process
@@ -95,17 +99,32 @@ def series_list(n: int) -> list[str]:
     return [f"{s}-1m" for s in (REAL + made_up)[:n]]
 
 
-def environment(n: int, start: date, work: Path) -> dict[str, str]:
+def grouped(n: int, group_size: int | None) -> bool:
+    return group_size is not None and n > group_size
+
+
+def series_setting(n: int, group_size: int | None) -> dict[str, str]:
+    keys = series_list(n)
+    if group_size is None or not grouped(n, group_size):
+        return {"QLIR_SERIES": ",".join(keys)}
+    chunks = [keys[i : i + group_size] for i in range(0, n, group_size)]
+    return {"QLIR_GROUPS": ";".join(f"g{g:02d}=" + ",".join(c) for g, c in enumerate(chunks))}
+
+
+def environment(n: int, start: date, work: Path, group_size: int | None) -> dict[str, str]:
     home = work / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "QLIR_CONFIG": "/dev/null",
-        "QLIR_DATA_ROOT": str(work / "data"),
-        "QLIR_SERIES": ",".join(series_list(n)),
-        "QLIR_START_DATE": start.isoformat(),
-    }
+    env = (
+        os.environ
+        | {
+            "DAGSTER_HOME": str(home),
+            "QLIR_CONFIG": "/dev/null",
+            "QLIR_DATA_ROOT": str(work / "data"),
+            "QLIR_START_DATE": start.isoformat(),
+        }
+        | series_setting(n, group_size)
+    )
     subprocess.run(
         [str(BIN / "dagster"), "instance", "migrate"],
         cwd=REPO,
@@ -135,12 +154,12 @@ def partition_counts(env: dict[str, str]) -> dict[str, int]:
     from qlir_dagster import config
     from qlir_dagster.definitions import build_defs
 
-    defs = build_defs(config.load(env))
+    graph = build_defs(config.load(env)).get_repository_def().asset_graph
     counts = {}
-    for asset in defs.assets or []:
-        assert isinstance(asset, dg.AssetsDefinition)
-        assert asset.partitions_def is not None
-        counts[asset.key.to_user_string()] = asset.partitions_def.get_num_partitions()
+    for key in graph.get_all_asset_keys():
+        partitions_def = graph.get(key).partitions_def
+        assert partitions_def is not None
+        counts[key.to_user_string()] = partitions_def.get_num_partitions()
     return counts
 
 
@@ -220,7 +239,9 @@ def render_markers(n: int) -> list[str]:
     return [f"{n:,} Partitions", BACKFILL_SERIES]
 
 
-def render(url: str, total: int, timeout_s: float, screenshot: Path) -> tuple[str, float]:
+def render(
+    url: str, klines: list[str], total: int, timeout_s: float, screenshot: Path
+) -> tuple[str, float]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -229,7 +250,9 @@ def render(url: str, total: int, timeout_s: float, screenshot: Path) -> tuple[st
             skip_community_dialog(page)
             started = time.perf_counter()
             try:
-                page.goto(f"{url}/assets/klines?view=partitions", timeout=timeout_s * 1000)
+                page.goto(
+                    f"{url}/assets/{'/'.join(klines)}?view=partitions", timeout=timeout_s * 1000
+                )
             except PlaywrightTimeoutError:
                 page.screenshot(path=screenshot)
                 return "timed out (navigation)", time.perf_counter() - started
@@ -244,12 +267,12 @@ def render(url: str, total: int, timeout_s: float, screenshot: Path) -> tuple[st
             browser.close()
 
 
-def partition_health(url: str) -> tuple[str, float]:
+def partition_health(url: str, klines: list[str]) -> tuple[str, float]:
     """The partitions view's data over GraphQL: (summary, seconds)."""
     started = time.perf_counter()
     response = httpx.post(
         f"{url}/graphql",
-        json={"query": PARTITION_HEALTH, "variables": {"key": {"path": ["klines"]}}},
+        json={"query": PARTITION_HEALTH, "variables": {"key": {"path": klines}}},
         timeout=600,
     )
     seconds = time.perf_counter() - started
@@ -264,11 +287,13 @@ def partition_health(url: str) -> tuple[str, float]:
     return f"dimensions {dims}, partitionStats {stats}, {size:,} bytes", seconds
 
 
-def launch_backfill(url: str, start: date, today: date) -> tuple[dict[str, object], float]:
+def launch_backfill(
+    url: str, klines: list[str], start: date, today: date
+) -> tuple[dict[str, object], float]:
     params = {
         "partitionsByAssets": [
             {
-                "assetKey": {"path": ["klines"]},
+                "assetKey": {"path": klines},
                 "partitions": {
                     "range": {
                         "start": f"{start.isoformat()}|{BACKFILL_SERIES}",
@@ -300,7 +325,7 @@ def backfill_status(url: str, backfill_id: str) -> dict[str, object]:
     return response.json()
 
 
-def stored_backfill(home: str, backfill_id: str) -> str:
+def stored_backfill(home: str, klines: list[str], backfill_id: str) -> str:
     with dg.DagsterInstance.from_config(home) as instance:
         backfills = instance.get_backfills()
         backfill = instance.get_backfill(backfill_id)
@@ -309,7 +334,7 @@ def stored_backfill(home: str, backfill_id: str) -> str:
         data = backfill.asset_backfill_data
         target = data.target_subset if data is not None else None
         keys = (
-            sorted(target.get_partitions_subset(dg.AssetKey("klines")).get_partition_keys())
+            sorted(target.get_partitions_subset(dg.AssetKey(klines)).get_partition_keys())
             if target is not None
             else []
         )
@@ -324,13 +349,16 @@ def stored_backfill(home: str, backfill_id: str) -> str:
 def bench(n: int, args: argparse.Namespace) -> dict[str, object]:
     print(f"\n== {n} series ==", flush=True)
     work = Path(tempfile.mkdtemp(prefix=f"qlir-bench-partitions-{n}-"))
-    env = environment(n, args.start, work)
+    env = environment(n, args.start, work, args.group_size)
+    klines = ["g00", "klines"] if grouped(n, args.group_size) else ["klines"]
     loads = load_seconds(env, args.rounds)
     load = statistics.median(loads)
     print(f"definitions load: median {load:.2f} s of {[round(s, 2) for s in loads]}")
     counts = partition_counts(env)
-    for name, count in counts.items():
+    for name, count in sorted(counts.items()):
         print(f"partitions {name}: {count:,}")
+    print(f"assets {len(counts)}, partitions in all {sum(counts.values()):,}, ", end="")
+    print(f"the most in one asset {max(counts.values()):,}")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = work / "webserver.log"
@@ -338,23 +366,24 @@ def bench(n: int, args: argparse.Namespace) -> dict[str, object]:
     try:
         startup = wait_for_server(process, url, log)
         print(f"webserver answered /server_info after {startup:.1f} s")
-        health, health_s = partition_health(url)
+        health, health_s = partition_health(url, klines)
         print(f"partitions view's GraphQL data: {health_s:.2f} s, {health}")
         screenshot = Path(f"/tmp/partitions-{n}.png")
         if Path(CHROMIUM).is_file():
-            outcome, seconds = render(url, counts["klines"], args.timeout, screenshot)
+            total = counts["/".join(klines)]
+            outcome, seconds = render(url, klines, total, args.timeout, screenshot)
             print(f"partitions view: {outcome} after {seconds:.1f} s (screenshot {screenshot})")
         else:
             print(f"partitions view: NOT MEASURED, {CHROMIUM} is not installed")
         today = datetime.now(UTC).date()
-        launched, launch_s = launch_backfill(url, args.start, today)
+        launched, launch_s = launch_backfill(url, klines, args.start, today)
         print(f"backfill launch: {launch_s:.2f} s, answer {launched}")
         result = launched.get("data") or {}
         answer = result.get("launchPartitionBackfill") if isinstance(result, dict) else None
         backfill_id = answer.get("backfillId") if isinstance(answer, dict) else None
         if backfill_id:
             print(f"backfill {backfill_id}: {backfill_status(url, backfill_id)}")
-            print(f"instance: {stored_backfill(env['DAGSTER_HOME'], backfill_id)}")
+            print(f"instance: {stored_backfill(env['DAGSTER_HOME'], klines, backfill_id)}")
         else:
             print("backfill: NOT accepted")
     finally:
@@ -371,6 +400,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="load-time repeats (median)")
     parser.add_argument("--timeout", type=float, default=120, help="render timeout, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temp DAGSTER_HOMEs")
+    parser.add_argument(
+        "--group-size", type=int, default=None, help="series per group above this size"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {n: bench(n, args) for n in sizes}

@@ -80,7 +80,13 @@ def backfill(archive: Path, root: str, series: list[Series], days: int) -> float
     last_day = START + timedelta(days=days - 1)
     started = time.perf_counter()
     result = dg.materialize(
-        [build_candles(Endpoint.KLINES, day_partitions(settings, series_partitions(settings)))],
+        [
+            build_candles(
+                Endpoint.KLINES,
+                settings.series_groups[0],
+                day_partitions(settings.start_date, series_partitions(settings.series)),
+            )
+        ],
         resources={
             "binance": BinanceResource(
                 source="archive", rest_url="http://127.0.0.1:9", archive_url=str(archive)

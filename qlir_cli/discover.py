@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import Item
+from tomlkit.items import Array, Item
 
 from qlir_core import binance
-from qlir_core.errors import InvalidSeries, MalformedPage
+from qlir_core.errors import ConfigError, InvalidSeries, MalformedPage
 from qlir_core.series import Series
 from qlir_core.sources.rest import EXCHANGE_INFO_WEIGHT, RestClient
 
 SERIES_KEY = "series"
+GROUPS_KEY = "groups"
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,75 @@ def discovered(
 
 def write_series(path: Path, series: Sequence[Series]) -> None:
     """Set `series` in the TOML file at `path` (created if absent); its comments and every
-    other setting stay as they are."""
-    document = (
-        tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
-    )
-    keys = tomlkit.array()
-    keys.extend(s.key for s in series)
-    if len(series) > 3:
-        keys.multiline(True)
+    other setting stay as they are. A file of series groups is left alone (`write_groups`)."""
+    document = _document(path)
+    if GROUPS_KEY in document:
+        raise ConfigError(
+            f"{path} keeps its series in [groups]; expected --group-size N with --write, which "
+            "rewrites the groups"
+        )
+    keys = _keys(series)
     old = document.get(SERIES_KEY)
     if isinstance(old, Item):  # the line's own comment stays too, as it was spaced
         keys.trivia.comment, keys.trivia.comment_ws = old.trivia.comment, old.trivia.comment_ws
     document[SERIES_KEY] = keys
+    _replace(path, document)
+
+
+def write_groups(path: Path, series: Sequence[Series], size: int) -> dict[str, list[Series]]:
+    """Set `[groups]` in the TOML file at `path` to `series` in groups of at most `size` (see
+    `regrouped`), in place of a `series` list; comments and other settings stay."""
+    document = _document(path)
+    existing = {
+        str(name): [Series.parse(str(k)) for k in keys]
+        for name, keys in dict(document.get(GROUPS_KEY) or {}).items()
+    }
+    groups = regrouped(existing, series, size)
+    table = tomlkit.table()
+    for name, members in groups.items():
+        table[name] = _keys(members)
+    document.pop(SERIES_KEY, None)
+    document.pop(GROUPS_KEY, None)
+    document[GROUPS_KEY] = table  # a table goes after the file's plain keys
+    _replace(path, document)
+    return groups
+
+
+def regrouped(
+    existing: Mapping[str, Sequence[Series]], series: Sequence[Series], size: int
+) -> dict[str, list[Series]]:
+    """`series` in groups of at most `size`. A series keeps the group it is in, so its asset and
+    what the catalog shows of it stay; new ones fill the groups with room, in order, then new
+    groups `g00`, `g01`, …; a group left empty goes."""
+    wanted = dict.fromkeys(series)
+    groups = {name: [s for s in members if s in wanted] for name, members in existing.items()}
+    placed = {s for members in groups.values() for s in members}
+    new = [s for s in wanted if s not in placed]
+    for members in groups.values():
+        room = max(0, size - len(members))
+        members.extend(new[:room])
+        del new[:room]
+    number = 0
+    while new:
+        while f"g{number:02d}" in groups:
+            number += 1
+        groups[f"g{number:02d}"], new = new[:size], new[size:]
+    return {name: members for name, members in groups.items() if members}
+
+
+def _document(path: Path) -> tomlkit.TOMLDocument:
+    return tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+
+
+def _keys(series: Sequence[Series]) -> Array:
+    keys = tomlkit.array()
+    keys.extend(s.key for s in series)
+    if len(series) > 3:
+        keys.multiline(True)
+    return keys
+
+
+def _replace(path: Path, document: tomlkit.TOMLDocument) -> None:
     # Written beside it and moved over it: an interrupted write never leaves half a file.
     staged = path.with_name(f".{path.name}.tmp")
     staged.write_text(tomlkit.dumps(document), encoding="utf-8")

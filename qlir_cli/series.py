@@ -47,6 +47,13 @@ def series() -> None:
     is_flag=True,
     help="set `series` in the settings file (QLIR_CONFIG or ./qlir.toml), keeping the rest",
 )
+@click.option(
+    "--group-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="with --write: set [groups] of at most N series instead (each group its own assets; "
+    "a series stays in its group)",
+)
 def discover_series(
     quote: str | None,
     status: str,
@@ -54,9 +61,12 @@ def discover_series(
     intervals: str,
     rest_url: str | None,
     write: bool,
+    group_size: int | None,
 ) -> None:
     """List the symbols of /api/v3/exchangeInfo that pass the filters, as series keys."""
     wanted = _intervals(intervals)
+    if group_size is not None and not write:
+        raise click.BadParameter("only with --write", param_hint="--group-size")
     if rest_url is not None and not rest_url.startswith(("http://", "https://")):
         raise click.BadParameter(
             f"{rest_url!r}: expected an http:// or https:// URL", param_hint="--rest-url"
@@ -74,7 +84,11 @@ def discover_series(
         raise click.ClickException(f"no symbol of {url} passes the filters")
     for s in found:
         click.echo(s.key)
-    if write:
+    if write and group_size is not None:
+        path = settings.config_file()
+        groups = discover.write_groups(path, found, group_size)
+        click.echo(f"wrote {len(found)} series in {len(groups)} groups to {path}", err=True)
+    elif write:
         path = settings.config_file()
         discover.write_series(path, found)
         click.echo(f"wrote {len(found)} series to {path}", err=True)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, InstanceOf, ValidationError, field_validator
+from pydantic import Field, InstanceOf, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -28,6 +28,7 @@ from qlir_core.ingest import SourceMode
 from qlir_core.logs import LogSettings, Profile, Split
 from qlir_core.series import Series, parse_series_list
 from qlir_core.sources import archive, rest
+from qlir_dagster.groups import SeriesGroup, parse_groups
 
 CONFIG_FILE_VAR = "QLIR_CONFIG"
 DEFAULT_CONFIG = Path("qlir.toml")
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     series: Annotated[tuple[InstanceOf[Series], ...], NoDecode] = tuple(
         parse_series_list("BTCUSDT-1m,ETHUSDT-1m,SOLUSDT-1m")
     )
+    # The series split into named groups, each with its own assets (qlir_dagster.groups); when
+    # set, `series` is every group's series and is not set itself. Empty: one unnamed group.
+    groups: Annotated[tuple[InstanceOf[SeriesGroup], ...], NoDecode] = ()
     # The series also kept from uiKlines (REST only), as the `uiklines` dataset and asset.
     uiklines_series: Annotated[tuple[InstanceOf[Series], ...], NoDecode] = ()
     start_date: date = date(2024, 1, 1)
@@ -86,6 +90,34 @@ class Settings(BaseSettings):
         """Like `series`; empty (the default) keeps no uiklines dataset."""
         text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
         return tuple(parse_series_list(text)) if text.strip() else ()
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _groups(cls, value: object) -> tuple[SeriesGroup, ...]:
+        return parse_groups(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _series_of_groups(cls, data: Any) -> Any:
+        """With groups, `series` is every group's series, in order."""
+        if not isinstance(data, dict) or not data.get("groups"):
+            return data
+        try:
+            groups = parse_groups(data["groups"])
+        except ValueError:
+            return data  # named by the field's own validator
+        if "series" in data:
+            raise ValueError(
+                "both series (QLIR_SERIES, or series in the file) and groups (QLIR_GROUPS, or "
+                "[groups] in the file) are set; expected one of them: the groups hold every "
+                "series, so remove series"
+            )
+        return data | {"groups": groups, "series": [s.key for g in groups for s in g.series]}
+
+    @property
+    def series_groups(self) -> tuple[SeriesGroup, ...]:
+        """The groups, or the one unnamed group of every series."""
+        return self.groups or (SeriesGroup(None, self.series),)
 
     def series_of(self, endpoint: Endpoint) -> tuple[Series, ...]:
         """The series kept from `endpoint`."""
@@ -214,9 +246,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
 
 def _problem(error: ErrorDetails, env: Mapping[str, str], path: Path) -> str:
     """`QLIR_SOURCE='x' is invalid: expected one of auto, rest, archive`."""
+    cause: Any = error.get("ctx", {}).get("error")
+    reason = str(cause) if isinstance(cause, Exception) else error["msg"]
+    if not error["loc"]:  # a rule over several settings
+        return f"settings in {path} and the environment are invalid: {reason}"
     name = str(error["loc"][0])
     variable = ENV_PREFIX + name.upper()
     where = variable if env.get(variable, "").strip() else f"{name} in {path}"
-    cause: Any = error.get("ctx", {}).get("error")
-    reason = str(cause) if isinstance(cause, Exception) else error["msg"]
     return f"{where}={error['input']!r} is invalid: {reason}"

@@ -61,18 +61,20 @@ def user_message(error: BaseException, argv: Sequence[str]) -> str | None:
             quoted = _QUOTED_KEY.search(str(cause))
             if quoted is not None:
                 keys = [quoted[1], *_partition_arguments(argv)]
-                return _partition_message(keys, _selected_endpoint(argv))
+                return _partition_message(keys, _selected(argv))
     return None
 
 
-def _partition_message(keys: Sequence[str], endpoint: Endpoint) -> str | None:
+def _partition_message(keys: Sequence[str], selected: Sequence[str]) -> str | None:
     try:
         settings = config.load()
     except ConfigError as e:
         return str(e)
     today = datetime.now(UTC).date()
+    endpoint = Endpoint.UIKLINES if Endpoint.UIKLINES.value in selected else Endpoint.KLINES
+    group = next((g for g in settings.groups if g.selection in selected), None)
     for key in keys:
-        problem = key_problem(key, settings, today, endpoint)
+        problem = key_problem(key, settings, today, endpoint, group)
         if problem is not None:
             return problem
     # Every key is a partition: a range whose two ends differ in series, or run backwards.
@@ -93,15 +95,14 @@ def _partition_arguments(argv: Sequence[str]) -> Iterator[str]:
         yield from value.split("...") if name == "--partition-range" else [value]
 
 
-def _selected_endpoint(argv: Sequence[str]) -> Endpoint:
-    """The endpoint whose asset `--select` (dagster) or `--assets` (dg) names, else klines."""
+def _selected(argv: Sequence[str]) -> list[str]:
+    """The assets `--select` (dagster) or `--assets` (dg) names."""
     for i, argument in enumerate(argv):
         name, equals, value = argument.partition("=")
         if name in ("--select", "--assets"):
             chosen = value if equals else (argv[i + 1] if i + 1 < len(argv) else "")
-            if Endpoint.UIKLINES.value in chosen.split(","):
-                return Endpoint.UIKLINES
-    return Endpoint.KLINES
+            return [part.strip() for part in chosen.split(",")]
+    return []
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

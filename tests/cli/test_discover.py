@@ -9,7 +9,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from qlir_cli import discover
+from qlir_core.series import Series
+from qlir_dagster import config
 from qlir_sim import Mirror, serve
 from tests.cli.conftest import HERE, SETTINGS, exchange_info_symbols
 
@@ -120,3 +125,57 @@ def test_qlir_sim_refuses_a_file_that_is_not_exchange_info(tmp_path, mirror):
     )
     assert done.returncode == 2
     assert "not an exchangeInfo body" in done.stderr
+
+
+def test_group_size_writes_groups_the_definitions_load(project, qlir, exchange, monkeypatch):
+    monkeypatch.setenv("QLIR_BINANCE_REST_URL", exchange)
+    found = ("series", "discover", "--quote", "USDT", "--intervals", "1m,1h", "--write")
+    done = qlir(*found, "--group-size", "3")
+    assert done.code == 0, done.err
+    assert "wrote 4 series in 2 groups" in done.err
+    text = (project / "qlir.toml").read_text()
+    assert "series =" not in text
+    assert tomllib.loads(text)["groups"] == {
+        "g00": ["BTCUSDT-1m", "BTCUSDT-1h", "ETHUSDT-1m"],
+        "g01": ["ETHUSDT-1h"],
+    }
+    assert 'data_root = "./data"  # beside this file\n' in text
+    settings = config.load({"QLIR_CONFIG": str(project / "qlir.toml")})
+    assert [g.name for g in settings.series_groups] == ["g00", "g01"]
+
+    # Written again with 1h only: the series left keep their groups.
+    done = qlir(
+        "series", "discover", "--quote", "USDT", "--intervals", "1h", "--write", "--group-size", "3"
+    )
+    assert done.code == 0, done.err
+    groups = tomllib.loads((project / "qlir.toml").read_text())["groups"]
+    assert groups == {"g00": ["BTCUSDT-1h"], "g01": ["ETHUSDT-1h"]}
+
+    # A plain --write would put a series list beside the groups: refused, the file untouched.
+    before = (project / "qlir.toml").read_bytes()
+    done = qlir(*found)
+    assert done.code == 1
+    assert "keeps its series in [groups]; expected --group-size N" in done.one_error_line()
+    assert (project / "qlir.toml").read_bytes() == before
+
+
+def test_group_size_without_write_is_refused(project, qlir, exchange):
+    done = qlir("series", "discover", "--rest-url", exchange, "--group-size", "3")
+    assert done.code == 2
+    assert "--group-size" in done.one_error_line()
+
+
+KEYS = st.lists(
+    st.sampled_from([f"S{i:02d}USDT-1m" for i in range(30)]), unique=True, max_size=30
+).map(lambda keys: [Series.parse(k) for k in keys])
+
+
+@given(before=KEYS, after=KEYS, size=st.integers(1, 8))
+def test_regrouping_keeps_every_series_in_its_group(before, after, size):
+    existing = discover.regrouped({}, before, size)
+    groups = discover.regrouped(existing, after, size)
+    members = [s for g in groups.values() for s in g]
+    assert sorted(members, key=str) == sorted(after, key=str)  # each series once
+    assert all(0 < len(g) <= max(size, len(existing.get(n, []))) for n, g in groups.items())
+    home = {s: n for n, g in existing.items() for s in g}
+    assert all(home.get(s, n) == n for n, g in groups.items() for s in g)

@@ -46,7 +46,13 @@ def materialize(
     )
     with shipped_instance() as instance:
         return dg.materialize(
-            [build_candles(Endpoint.KLINES, day_partitions(settings, series_partitions(settings)))],
+            [
+                build_candles(
+                    Endpoint.KLINES,
+                    settings.series_groups[0],
+                    day_partitions(settings.start_date, series_partitions(settings.series)),
+                )
+            ],
             resources={
                 "binance": BinanceResource(
                     source=SourceMode.ARCHIVE,

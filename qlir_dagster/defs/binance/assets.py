@@ -29,6 +29,7 @@ from qlir_core.worker_processes import ingest_in_processes, processes_for
 from qlir_dagster.defs.binance import checks
 from qlir_dagster.defs.binance.partitions import partition_key, split_key
 from qlir_dagster.defs.binance.resources import BinanceResource, StorageResource
+from qlir_dagster.groups import SeriesGroup
 
 BINANCE_POOL = "binance_api"
 # What the body yields. Yielded, not `context.log_event`ed: Dagster writes a yielded event at
@@ -45,13 +46,15 @@ DESCRIPTIONS = {
 
 
 def build_candles(
-    endpoint: Endpoint, partitions_def: dg.MultiPartitionsDefinition
+    endpoint: Endpoint, group: SeriesGroup, partitions_def: dg.MultiPartitionsDefinition
 ) -> dg.AssetsDefinition:
-    """The asset of `endpoint`'s dataset over `partitions_def`."""
-    asset = checks.asset_key(endpoint)
+    """The asset of `endpoint`'s dataset for `group`'s series over `partitions_def`."""
+    asset = group.asset_key(endpoint.value)
+    # Checks-only over a named group re-validate its own series; the unnamed one all stored.
+    own_series = None if group.name is None else group.series
 
     @dg.multi_asset(
-        name=endpoint.value,
+        name=group.job_name(endpoint.value),
         specs=[
             dg.AssetSpec(
                 asset,
@@ -81,7 +84,7 @@ def build_candles(
     ) -> Iterator[Event]:
         store = storage.store(endpoint)
         if asset not in context.selected_asset_keys:
-            yield from _checks_only(context, asset, store)
+            yield from _checks_only(context, asset, store, own_series)
             return
         keys = sorted(context.partition_keys)
         refused: dict[str, str] = {}
@@ -154,9 +157,13 @@ def _evaluations(
 
 
 def _checks_only(
-    context: dg.AssetExecutionContext, asset: dg.AssetKey, store: Store
+    context: dg.AssetExecutionContext,
+    asset: dg.AssetKey,
+    store: Store,
+    own_series: tuple[Series, ...] | None,
 ) -> Iterator[Event]:
-    """Re-validate stored partitions (the run's, or every stored one); fail on any ERROR."""
+    """Re-validate stored partitions (the run's, or every stored one of `own_series`, None:
+    of every series); fail on any ERROR."""
     if context.has_partition_key or context.has_partition_key_range:
         by_series: dict[Series, list[date]] = {}
         for key in context.partition_keys:
@@ -168,7 +175,7 @@ def _checks_only(
             for r in validate_store(store, now_ms=now_ms(), series=[series], days=days)
         ]
     else:
-        reports = validate_store(store, now_ms=now_ms())
+        reports = validate_store(store, now_ms=now_ms(), series=own_series)
     context.log.info(f"re-validated {len(reports)} stored partitions")
     failed = []
     for report in reports:

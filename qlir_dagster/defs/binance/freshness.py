@@ -1,12 +1,13 @@
-"""Freshness checks on klines, one per series: red when the current day has not been refreshed
-within its cadence, or the closed day is not stored (whole) by 01:00 UTC (qlir_core.freshness).
+"""Freshness checks on klines (each series group's), one per series: red when the current day
+has not been refreshed within its cadence, or the closed day is not stored (whole) by 01:00 UTC
+(qlir_core.freshness).
 
 They read the store, not the event log, so they judge what is really stored. Their own job runs
 them on a schedule between the current-day refreshes; the UI shows each series' check on klines.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -15,9 +16,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from qlir_core import freshness
 from qlir_core.series import Series
-from qlir_dagster.config import Settings
-from qlir_dagster.defs.binance.checks import KLINES
 from qlir_dagster.defs.binance.resources import StorageResource
+from qlir_dagster.groups import SeriesGroup
 
 JOB = "klines_freshness"
 
@@ -28,21 +28,24 @@ def check_name(series: Series) -> str:
 
 
 def build_freshness(
-    settings: Settings,
+    group: SeriesGroup, start_date: date
 ) -> tuple[dg.AssetChecksDefinition, UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
-    """The checks, the job that runs them, and its schedule."""
-    by_name = {check_name(s): s for s in settings.series}
+    """The checks on `group`'s klines, the job that runs them, and its schedule."""
+    klines = group.asset_key("klines")
+    by_name = {check_name(s): s for s in group.series}
     specs = [
         dg.AssetCheckSpec(
             name,
-            asset=KLINES,
+            asset=klines,
             description=f"{s}: the current day refreshed within "
             f"{freshness.allowed_lag_ms(s) // 60_000} min, the closed day stored by 01:00 UTC",
         )
         for name, s in by_name.items()
     ]
 
-    @dg.multi_asset_check(specs=specs, name="klines_freshness_checks", can_subset=True)
+    @dg.multi_asset_check(
+        specs=specs, name=group.job_name("klines_freshness_checks"), can_subset=True
+    )
     def klines_freshness(
         context: dg.AssetCheckExecutionContext, storage: StorageResource
     ) -> Iterator[dg.AssetCheckResult]:
@@ -51,11 +54,11 @@ def build_freshness(
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.name):
             series = by_name[key.name]
             state = freshness.survey(store, series)
-            problems = freshness.problems(state, now_ms, settings.start_date)
+            problems = freshness.problems(state, now_ms, start_date)
             lag = freshness.lag_ms(state, now_ms)
             yield dg.AssetCheckResult(
                 check_name=key.name,
-                asset_key=KLINES,
+                asset_key=klines,
                 passed=not problems,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description="; ".join(problems) or f"{series}: fresh",
@@ -66,10 +69,12 @@ def build_freshness(
                 },
             )
 
-    job = dg.define_asset_job(JOB, selection=dg.AssetSelection.checks(*(s.key for s in specs)))
+    job = dg.define_asset_job(
+        group.job_name(JOB), selection=dg.AssetSelection.checks(*(s.key for s in specs))
+    )
     # Between the current-day refreshes (every 15 minutes from :00): each sees the latest one.
     schedule = dg.ScheduleDefinition(
-        name=f"{JOB}_schedule",
+        name=group.job_name(f"{JOB}_schedule"),
         job=job,
         cron_schedule="10,25,40,55 * * * *",
         execution_timezone="UTC",

@@ -2,6 +2,8 @@
 under `studies/signals/…`, shown as a table and one line; new alerts go to the run log, the
 `alerts` check (WARN) and the webhook, each once."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 import pydantic
 
@@ -26,20 +28,27 @@ class SignalsConfig(dg.Config):
 
 
 def build_signals(
-    series_partitions: dg.StaticPartitionsDefinition, klines: dg.AssetsDefinition
+    series_partitions: dg.StaticPartitionsDefinition,
+    klines: dg.AssetsDefinition,
+    key_prefix: Sequence[str] = (),
 ) -> dg.AssetsDefinition:
+    """The signals of the series in `series_partitions`, keyed under `key_prefix` (a series
+    group's name), beside that group's klines and studies."""
+    prefix = list(key_prefix)
+
     @dg.asset(
         name=alerts.SIGNALS,
+        key_prefix=prefix,
         description="Where each series is now: its open SMA legs against their history, the "
         "last closed candle's band label, and alerts when a leg reaches a tail level.",
         partitions_def=series_partitions,
-        deps=[klines, *(dg.AssetKey(name) for name in READS)],
+        deps=[klines, *(dg.AssetKey([*prefix, name]) for name in READS)],
         group_name=SIGNALS_GROUP,
         kinds={"parquet"},
         check_specs=[
             dg.AssetCheckSpec(
                 ALERTS_CHECK,
-                asset=alerts.SIGNALS,
+                asset=dg.AssetKey([*prefix, alerts.SIGNALS]),
                 description="WARN when this refresh raised alerts (each is raised once).",
             )
         ],

@@ -2,6 +2,7 @@
 history as one dataset scan and hands its tables to the study IO manager."""
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -21,22 +22,31 @@ def build_study_assets(
     series_partitions: dg.StaticPartitionsDefinition,
     klines: dg.AssetsDefinition,
     studies_path: str | None = None,
+    key_prefix: Sequence[str] = (),
 ) -> list[dg.AssetsDefinition]:
     """One asset per built-in study and per study in the user's folder `studies_path` (a
-    module there that fails to import fails the load, naming its file)."""
+    module there that fails to import fails the load, naming its file), keyed under
+    `key_prefix` (a series group's name)."""
     user = [] if studies_path is None else load_user_studies(Path(studies_path))
     studies = {s.name: s for s in [*builtin_studies(), *user]}
-    return [_study_asset(studies[name], series_partitions, klines) for name in sorted(studies)]
+    return [
+        _study_asset(studies[name], series_partitions, klines, key_prefix)
+        for name in sorted(studies)
+    ]
 
 
 def _study_asset(
-    study: Study, series_partitions: dg.StaticPartitionsDefinition, klines: dg.AssetsDefinition
+    study: Study,
+    series_partitions: dg.StaticPartitionsDefinition,
+    klines: dg.AssetsDefinition,
+    key_prefix: Sequence[str],
 ) -> dg.AssetsDefinition:
     # The study's parameters (e.g. `windows: [14, 50]`); unset ones keep their defaults.
     StudyConfig = study_config(study)
 
     @dg.asset(
         name=study.name,
+        key_prefix=list(key_prefix),
         description=f"{study.description} Parameters: {study.parameters}. "
         "Each partition's charts are the first rows of its materialization.",
         partitions_def=series_partitions,
