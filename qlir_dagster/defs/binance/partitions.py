@@ -1,5 +1,5 @@
 """Partitions: one static `series` dimension × one daily `day` dimension (today included), for
-each endpoint's dataset over the series it keeps.
+each endpoint's dataset over the series it keeps (each series group's klines over its own).
 
 Dagster orders dimensions by name and joins them with `|`, so a key reads
 `2023-01-21|BTCUSDT-1m`.
