@@ -13,7 +13,7 @@ For each size, with a fresh DAGSTER_HOME holding the shipped dagster.yaml:
    (median of --rounds), and the ratio of the largest size to the smallest;
 2. the partition counts of klines and of each study asset;
 3. `dagster-webserver`, and the time until the klines asset's partitions view has rendered in
-   headless Debian chromium (screenshot /tmp/partitions-<N>.png);
+   headless Debian chromium (screenshot /tmp/partitions-<N>[-groups-of-<size>].png);
 4. a one-series (BTCUSDT-1m) full-history backfill launched through the webserver's GraphQL
    `launchPartitionBackfill`, as the UI's "Materialize…" dialog does (there is no
    `dagster asset backfill`; `dagster job backfill` submits runs itself), and whether the
@@ -368,7 +368,8 @@ def bench(n: int, args: argparse.Namespace) -> dict[str, object]:
         print(f"webserver answered /server_info after {startup:.1f} s")
         health, health_s = partition_health(url, klines)
         print(f"partitions view's GraphQL data: {health_s:.2f} s, {health}")
-        screenshot = Path(f"/tmp/partitions-{n}.png")
+        suffix = f"-groups-of-{args.group_size}" if grouped(n, args.group_size) else ""
+        screenshot = Path(f"/tmp/partitions-{n}{suffix}.png")
         if Path(CHROMIUM).is_file():
             total = counts["/".join(klines)]
             outcome, seconds = render(url, klines, total, args.timeout, screenshot)

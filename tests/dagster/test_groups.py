@@ -14,6 +14,7 @@ from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
+from qlir_dagster.defs.binance.partitions import key_problem
 from qlir_dagster.groups import PARTITIONS_PER_ASSET
 from qlir_sim import Synthetic, serve
 from tests.conftest import REPO, shipped_home
@@ -211,3 +212,11 @@ def test_a_group_materializes_and_checks_its_own_series_from_the_cli(grouped, tm
         )
         evaluated = {e.dagster_event.event_specific_data.partition for e in evaluations}
     assert evaluated == {f"2024-01-0{d}|ETHUSDT-1m" for d in (1, 2, 3)}
+
+
+def test_a_key_problem_lists_a_long_series_list_shortly():
+    keys = [f"S{i:02d}USDT-1m" for i in range(20)]
+    env = {"QLIR_CONFIG": "/dev/null", "QLIR_SERIES": ",".join(keys)}
+    problem = key_problem("2024-01-01|BTCUSDT-1m", config.load(env), date(2024, 6, 1))
+    assert problem is not None
+    assert problem.endswith("the series " + ", ".join(keys[:12]) + ", … and 8 more")
