@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import Array, Item
+from tomlkit.items import Array, Item, Table
 
 from qlir_core import binance
 from qlir_core.errors import ConfigError, InvalidSeries, MalformedPage
 from qlir_core.series import Series
 from qlir_core.sources.rest import EXCHANGE_INFO_WEIGHT, RestClient
+from qlir_dagster.groups import parse_groups
 
 SERIES_KEY = "series"
 GROUPS_KEY = "groups"
@@ -96,19 +97,26 @@ def write_series(path: Path, series: Sequence[Series]) -> None:
 
 def write_groups(path: Path, series: Sequence[Series], size: int) -> dict[str, list[Series]]:
     """Set `[groups]` in the TOML file at `path` to `series` in groups of at most `size` (see
-    `regrouped`), in place of a `series` list; comments and other settings stay."""
+    `regrouped`), in place of a `series` list. The table is changed in place: the comments in
+    and around it, and every other setting, stay."""
     document = _document(path)
-    existing = {
-        str(name): [Series.parse(str(k)) for k in keys]
-        for name, keys in dict(document.get(GROUPS_KEY) or {}).items()
-    }
+    table = document.get(GROUPS_KEY)
+    try:
+        existing = {g.name or "": list(g.series) for g in parse_groups(table or {})}
+    except ValueError as e:
+        raise ConfigError(f"[groups] in {path} is invalid: {e}") from None
     groups = regrouped(existing, series, size)
-    table = tomlkit.table()
+    if not isinstance(table, Table):
+        table = tomlkit.table()
+        document.pop(SERIES_KEY, None)
+        document[GROUPS_KEY] = table  # a table goes after the file's plain keys
+    for name in [n for n in table if n not in groups]:
+        del table[name]
     for name, members in groups.items():
-        table[name] = _keys(members)
-    document.pop(SERIES_KEY, None)
-    document.pop(GROUPS_KEY, None)
-    document[GROUPS_KEY] = table  # a table goes after the file's plain keys
+        keys, old = _keys(members), table.get(name)
+        if isinstance(old, Item):  # as in write_series: the line's comment stays
+            keys.trivia.comment, keys.trivia.comment_ws = old.trivia.comment, old.trivia.comment_ws
+        table[name] = keys
     _replace(path, document)
     return groups
 
@@ -117,14 +125,17 @@ def regrouped(
     existing: Mapping[str, Sequence[Series]], series: Sequence[Series], size: int
 ) -> dict[str, list[Series]]:
     """`series` in groups of at most `size`. A series keeps the group it is in, so its asset and
-    what the catalog shows of it stay; new ones fill the groups with room, in order, then new
-    groups `g00`, `g01`, …; a group left empty goes."""
+    what the catalog shows of it stay, unless its group holds more than `size` (written with a
+    larger size): then the group keeps its first `size`. The others fill the groups with room,
+    in order, then new groups `g00`, `g01`, …; a group left empty goes."""
     wanted = dict.fromkeys(series)
     groups = {name: [s for s in members if s in wanted] for name, members in existing.items()}
+    overflow = [s for members in groups.values() for s in members[size:]]
+    groups = {name: members[:size] for name, members in groups.items()}
     placed = {s for members in groups.values() for s in members}
-    new = [s for s in wanted if s not in placed]
+    new = overflow + [s for s in wanted if s not in placed and s not in overflow]
     for members in groups.values():
-        room = max(0, size - len(members))
+        room = size - len(members)
         members.extend(new[:room])
         del new[:room]
     number = 0

@@ -88,6 +88,8 @@ def discover_series(
         path = settings.config_file()
         groups = discover.write_groups(path, found, group_size)
         click.echo(f"wrote {len(found)} series in {len(groups)} groups to {path}", err=True)
+        if os.environ.get(SERIES_VAR, "").strip():
+            click.echo(f"note: {SERIES_VAR} is set and overrides the file's groups", err=True)
     elif write:
         path = settings.config_file()
         discover.write_series(path, found)

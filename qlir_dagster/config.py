@@ -106,6 +106,8 @@ class Settings(BaseSettings):
             groups = parse_groups(data["groups"])
         except ValueError:
             return data  # named by the field's own validator
+        if not groups:
+            return data
         if "series" in data:
             raise ValueError(
                 "both series (QLIR_SERIES, or series in the file) and groups (QLIR_GROUPS, or "
@@ -227,6 +229,27 @@ class _Environment(EnvSettingsSource):
         return {k.lower(): v for k, v in self._environ.items()}
 
 
+class _File(TomlConfigSettingsSource):
+    """The config file, less the keys `dropped`."""
+
+    def __init__(self, path: Path, dropped: frozenset[str]) -> None:
+        self._dropped = dropped
+        super().__init__(Settings, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        return {k: v for k, v in data.items() if k not in self._dropped}
+
+
+# Two ways to say which series are kept: the environment's way wins over the file's other way.
+_ALTERNATIVES = frozenset({"series", "groups"})
+
+
+def _overridden_in_file(env: Mapping[str, str]) -> frozenset[str]:
+    given = {k for k in _ALTERNATIVES if env.get(ENV_PREFIX + k.upper(), "").strip(" ;,")}
+    return _ALTERNATIVES - given if len(given) == 1 else frozenset()
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the config file and the environment (the environment wins)."""
     env = os.environ if env is None else env
@@ -234,7 +257,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if CONFIG_FILE_VAR in env and not path.exists():
         raise ConfigError(f"{CONFIG_FILE_VAR}={str(path)!r}: no such file")
     try:
-        sources = (_Environment(env), TomlConfigSettingsSource(Settings, toml_file=path))
+        sources = (_Environment(env), _File(path, _overridden_in_file(env)))
         # mypy sees only the fields in the model's __init__, not BaseSettings' own arguments.
         return Settings(_build_sources=(sources, {}))  # type: ignore[call-arg]
     except tomllib.TOMLDecodeError as e:

@@ -21,7 +21,8 @@ import dagster as dg
 from qlir_core.binance import Endpoint
 from qlir_core.errors import ConfigError
 from qlir_dagster import config
-from qlir_dagster.defs.binance.partitions import key_problem
+from qlir_dagster.defs.binance.partitions import group_of, key_problem
+from qlir_dagster.groups import SeriesGroup
 
 # Dagster's CLI checks a `--partition` against the partitions before any qlir code runs, and
 # raises this with the key quoted in backticks.
@@ -61,22 +62,30 @@ def user_message(error: BaseException, argv: Sequence[str]) -> str | None:
             quoted = _QUOTED_KEY.search(str(cause))
             if quoted is not None:
                 keys = [quoted[1], *_partition_arguments(argv)]
-                return _partition_message(keys, _selected(argv))
+                return _partition_message(keys, argv)
     return None
 
 
-def _partition_message(keys: Sequence[str], selected: Sequence[str]) -> str | None:
+def _partition_message(keys: Sequence[str], argv: Sequence[str]) -> str | None:
     try:
         settings = config.load()
     except ConfigError as e:
         return str(e)
     today = datetime.now(UTC).date()
-    endpoint = Endpoint.UIKLINES if Endpoint.UIKLINES.value in selected else Endpoint.KLINES
-    group = next((g for g in settings.groups if g.selection in selected), None)
+    endpoint = Endpoint.UIKLINES if Endpoint.UIKLINES.value in _selected(argv) else Endpoint.KLINES
+    group = _named_group(argv, settings.groups)
     for key in keys:
         problem = key_problem(key, settings, today, endpoint, group)
         if problem is not None:
             return problem
+    if settings.groups and group is None:  # the asset named some other way
+        for key in keys:
+            home = group_of(key, settings)
+            if home is not None:
+                return (
+                    f"partition key {key!r} is not a partition of the selected asset: its "
+                    f"series is in group {home.name!r} (select {home.selection})"
+                )
     # Every key is a partition: a range whose two ends differ in series, or run backwards.
     return (
         f"partition range {'...'.join(keys[1:])!r} is invalid: both ends must be of the same "
@@ -103,6 +112,17 @@ def _selected(argv: Sequence[str]) -> list[str]:
             chosen = value if equals else (argv[i + 1] if i + 1 < len(argv) else "")
             return [part.strip() for part in chosen.split(",")]
     return []
+
+
+def _named_group(argv: Sequence[str], groups: Sequence[SeriesGroup]) -> SeriesGroup | None:
+    """The group whose klines the command names: as an asset (`majors/klines`, also inside a
+    selection such as `key:majors/klines`) or by its jobs (`majors_klines_job`)."""
+    words = [w for argument in argv for part in argument.split("=") for w in part.split(",")]
+    for group in groups:
+        jobs = (group.job_name("klines_job"), group.job_name("klines_checks"))
+        if any(group.selection in w or w.strip() in jobs for w in words):
+            return group
+    return None
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -58,11 +58,13 @@ def parse_groups(value: object) -> tuple[SeriesGroup, ...]:
     else:
         text = str(value).strip()
         pairs = [_pair(part) for part in text.split(";") if part.strip()] if text else []
-    groups = []
+    groups: list[SeriesGroup] = []
     owner: dict[Series, str] = {}
     for name, keys in pairs:
         if NAME.fullmatch(name) is None:
             raise ValueError(f"group name {name!r}: expected {NAME_FORM}")
+        if any(g.name == name for g in groups):
+            raise ValueError(f"group {name!r} is named twice; expected each name once")
         listed = ",".join(map(str, keys)) if isinstance(keys, list | tuple) else str(keys)
         series = tuple(parse_series_list(listed)) if listed.strip() else ()
         if not series:

@@ -143,13 +143,32 @@ def test_group_size_writes_groups_the_definitions_load(project, qlir, exchange, 
     settings = config.load({"QLIR_CONFIG": str(project / "qlir.toml")})
     assert [g.name for g in settings.series_groups] == ["g00", "g01"]
 
-    # Written again with 1h only: the series left keep their groups.
+    # Written again with 1h only, after comments were added by hand: the series left keep
+    # their groups, and the comments stay.
+    text = text.replace("[groups]\n", "[groups]  # by discover\n# the first group\n")
+    (project / "qlir.toml").write_text(text + "# the end\n")
     done = qlir(
         "series", "discover", "--quote", "USDT", "--intervals", "1h", "--write", "--group-size", "3"
     )
     assert done.code == 0, done.err
+    text = (project / "qlir.toml").read_text()
+    assert tomllib.loads(text)["groups"] == {"g00": ["BTCUSDT-1h"], "g01": ["ETHUSDT-1h"]}
+    assert "[groups]  # by discover\n# the first group\n" in text
+    assert text.endswith("# the end\n")
+
+    # A smaller size splits a group that is too large; its first series stay.
+    assert qlir(*found, "--group-size", "3").code == 0
     groups = tomllib.loads((project / "qlir.toml").read_text())["groups"]
-    assert groups == {"g00": ["BTCUSDT-1h"], "g01": ["ETHUSDT-1h"]}
+    assert groups == {"g00": ["BTCUSDT-1h", "BTCUSDT-1m", "ETHUSDT-1m"], "g01": ["ETHUSDT-1h"]}
+    done = qlir(*found, "--group-size", "1")
+    assert done.code == 0, done.err
+    groups = tomllib.loads((project / "qlir.toml").read_text())["groups"]
+    assert groups == {
+        "g00": ["BTCUSDT-1h"],
+        "g01": ["ETHUSDT-1h"],
+        "g02": ["BTCUSDT-1m"],
+        "g03": ["ETHUSDT-1m"],
+    }
 
     # A plain --write would put a series list beside the groups: refused, the file untouched.
     before = (project / "qlir.toml").read_bytes()
@@ -170,12 +189,15 @@ KEYS = st.lists(
 ).map(lambda keys: [Series.parse(k) for k in keys])
 
 
-@given(before=KEYS, after=KEYS, size=st.integers(1, 8))
-def test_regrouping_keeps_every_series_in_its_group(before, after, size):
-    existing = discover.regrouped({}, before, size)
+@given(before=KEYS, after=KEYS, first=st.integers(1, 8), size=st.integers(1, 8))
+def test_regrouping_keeps_every_series_in_its_group(before, after, first, size):
+    existing = discover.regrouped({}, before, first)
     groups = discover.regrouped(existing, after, size)
     members = [s for g in groups.values() for s in g]
     assert sorted(members, key=str) == sorted(after, key=str)  # each series once
-    assert all(0 < len(g) <= max(size, len(existing.get(n, []))) for n, g in groups.items())
-    home = {s: n for n, g in existing.items() for s in g}
-    assert all(home.get(s, n) == n for n, g in groups.items() for s in g)
+    assert all(0 < len(g) <= size for g in groups.values())
+    # A series stays in its group unless the group's first `size` series left do not hold it.
+    wanted = set(after)
+    for name, old in existing.items():
+        for s in [s for s in old if s in wanted][:size]:
+            assert s in groups[name]

@@ -13,6 +13,7 @@ from qlir_core.errors import ConfigError
 from qlir_core.series import Series
 from qlir_core.storage import Store
 from qlir_dagster import config
+from qlir_dagster.console import user_message
 from qlir_dagster.definitions import build_defs
 from qlir_dagster.defs.binance.partitions import key_problem
 from qlir_dagster.groups import PARTITIONS_PER_ASSET
@@ -121,8 +122,13 @@ def test_400_series_in_groups_stay_within_dagsters_guidance():
             "QLIR_GROUPS='BTCUSDT-1m' is invalid: 'BTCUSDT-1m': expected name=SYMBOL-interval,… "
             "per group, joined by ;",
         ),
+        (
+            "a=BTCUSDT-1m;a=ETHUSDT-1m",
+            "QLIR_GROUPS='a=BTCUSDT-1m;a=ETHUSDT-1m' is invalid: group 'a' is named twice; "
+            "expected each name once",
+        ),
     ],
-    ids=["name", "twice", "empty", "no-name"],
+    ids=["name", "twice", "empty", "no-name", "name-twice"],
 )
 def test_a_bad_group_names_the_variable_and_the_valid_form(groups, message):
     with pytest.raises(ConfigError) as raised:
@@ -130,9 +136,52 @@ def test_a_bad_group_names_the_variable_and_the_valid_form(groups, message):
     assert str(raised.value) == message
 
 
-def test_groups_and_series_together_are_refused(grouped):
+def test_the_environment_chooses_between_series_and_groups(grouped, tmp_path):
+    settings = config.load(grouped | {"QLIR_SERIES": "XRPUSDT-1m"})  # over the file's [groups]
+    assert (settings.groups, settings.series) == ((), (Series.parse("XRPUSDT-1m"),))
+    listed = tmp_path / "series.toml"
+    listed.write_text('series = ["BTCUSDT-1m"]\n')
+    settings = config.load({"QLIR_CONFIG": str(listed), "QLIR_GROUPS": "a=ETHUSDT-1m"})
+    assert [g.name for g in settings.series_groups] == ["a"]
+    assert settings.series == (Series.parse("ETHUSDT-1m"),)
+
+
+def test_groups_and_series_from_one_place_are_refused(tmp_path):
+    both = {"QLIR_SERIES": "BTCUSDT-1m", "QLIR_GROUPS": "a=BTCUSDT-1m"}
     with pytest.raises(ConfigError, match=r"both series .* and groups .* are set"):
-        config.load(grouped | {"QLIR_SERIES": "BTCUSDT-1m"})
+        config.load({"QLIR_CONFIG": "/dev/null"} | both)
+    path = tmp_path / "qlir.toml"
+    path.write_text('series = ["BTCUSDT-1m"]\n[groups]\na = ["ETHUSDT-1m"]\n')
+    with pytest.raises(ConfigError, match=r"both series .* and groups .* are set"):
+        config.load({"QLIR_CONFIG": str(path)})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--select", "key:alts/klines"],
+            "the series is in group 'majors' (select majors/klines); expected",
+        ),
+        (["-j", "alts_klines_job"], "the series is in group 'majors' (select majors/klines)"),
+        (
+            ["--select", "group:binance"],
+            "partition key '2024-01-02|BTCUSDT-1m' is not a partition of the selected asset: "
+            "its series is in group 'majors' (select majors/klines)",
+        ),
+    ],
+    ids=["key-selection", "job", "unknown"],
+)
+def test_a_key_of_another_group_is_named_however_the_asset_is_chosen(
+    grouped, monkeypatch, argv, message
+):
+    settings = config.load(grouped)
+    monkeypatch.setattr(config, "load", lambda: settings)
+    key = "2024-01-02|BTCUSDT-1m"
+    error = dg.DagsterInvalidSubsetError(f"... the passed partition key `{key}` ...")
+    said = user_message(error, ["dagster", "asset", "materialize", *argv, "--partition", key])
+    assert said is not None
+    assert message in said
 
 
 # -- from a shell, as a user runs it -------------------------------------------------------------
@@ -189,7 +238,7 @@ def test_a_group_materializes_and_checks_its_own_series_from_the_cli(grouped, tm
         "error: partition key '2024-01-02|BTCUSDT-1m' is invalid: the series is in group "
         "'majors' (select majors/klines); expected YYYY-MM-DD|SYMBOL-interval, a day from "
         f"2024-01-01 to {datetime.now(UTC).date()} (today, UTC) and one of the series of group "
-        "'alts' SOLUSDT-1m"
+        "'alts': SOLUSDT-1m"
     ]
     store = Store(grouped["QLIR_DATA_ROOT"])
     assert store.stored_days(Series.parse("ETHUSDT-1m")) == [date(2024, 1, d) for d in (1, 2, 3)]

@@ -70,11 +70,19 @@ def key_problem(
         return None
     kind = "series" if endpoint is Endpoint.KLINES else f"{endpoint.value} series"
     if group is not None and group.name is not None:
-        kind = f"series of group {group.name!r}"
+        kind = f"series of group {group.name!r}:"
     return (
         f"partition key {key!r} is invalid: {reason}; expected {KEY_FORMAT}, a day from "
         f"{settings.start_date} to {today} (today, UTC) and one of the {kind} " + _listed(series)
     )
+
+
+def group_of(key: str, settings: Settings) -> SeriesGroup | None:
+    """The configured group holding the series of `key`, if any."""
+    match = _KEY.fullmatch(key.strip())
+    if match is None:
+        return None
+    return next((g for g in settings.groups if match[2] in {s.key for s in g.series}), None)
 
 
 def _listed(series: Sequence[Series], shown: int = 12) -> str:
@@ -102,7 +110,7 @@ def _reason(
     if match[2] not in {s.key for s in series}:
         if endpoint is not Endpoint.KLINES:
             return "the series is not configured (QLIR_UIKLINES_SERIES)"
-        home = next((g for g in settings.groups if match[2] in {s.key for s in g.series}), None)
+        home = group_of(key, settings)
         if home is not None:
             return f"the series is in group {home.name!r} (select {home.selection})"
         return (
