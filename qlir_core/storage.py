@@ -35,6 +35,7 @@ name the root, the bucket and the endpoint, and never a secret.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from fsspec.core import split_protocol
+from pyarrow._parquet import ParquetReader
 from pyarrow.fs import FileSelector, FileSystem, FSSpecHandler, LocalFileSystem, PyFileSystem
 from upath import UPath
 
@@ -447,9 +449,9 @@ class Store:
         # contiguous runs, one per reader: a year is hundreds of files, too many for a task each
         step = -(-len(keys) // _SCAN_READERS)
         runs = [keys[start : start + step] for start in range(0, len(keys), step)]
-        with self._access(), ThreadPoolExecutor(len(runs)) as pool:
+        with self._access():
             fs = _arrow_fs(self.root)
-            read = pool.map(lambda run: [_read_columns(fs, key, schema) for key in run], runs)
+            read = _readers().map(lambda run: [_read_columns(fs, k, schema) for k in run], runs)
             table = pa.concat_tables([table for run in read for table in run])
         # Day files come in date order and each is sorted, so the table usually is: sorted
         # here only when it is not, in Arrow, before the one copy into pandas.
@@ -633,14 +635,32 @@ def _read_columns(fs: FileSystem, key: str, schema: pa.Schema) -> pa.Table:
     """The columns of `schema` from one stored candle table, cast to it: files of other writers
     may differ in a time column's unit or zone, or carry pandas' copy of the schema."""
     with fs.open_input_file(key) as handle:
-        table = pq.ParquetFile(handle).read(columns=schema.names, use_threads=False)
+        # The reader under pq.ParquetFile, without the wrapper's per-file map of nested column
+        # paths (candle tables have none): a year's scan opens hundreds of files.
+        reader = ParquetReader()
+        reader.open(handle)
+        try:
+            indices = [reader.column_name_idx(name) for name in schema.names]
+        except KeyError:
+            missing = [name for name in schema.names if name not in reader.schema_arrow.names]
+            raise OperationalError(
+                f"{key} is not a candle table: it has no {', '.join(missing)}"
+            ) from None
+        table = reader.read_all(column_indices=indices, use_threads=False)
     table = table.replace_schema_metadata(None)
     if table.schema.equals(schema):  # the store's own files: nothing to cast
         return table
-    missing = [name for name in schema.names if name not in table.column_names]
-    if missing:
-        raise OperationalError(f"{key} is not a candle table: it has no {', '.join(missing)}")
     return table.select(schema.names).cast(schema)
+
+
+@cache
+def _readers() -> ThreadPoolExecutor:
+    """The scans' readers, started once per process: starting them was a few percent of a
+    year's scan. A forked child has none of its parent's threads, so it starts its own."""
+    return ThreadPoolExecutor(_SCAN_READERS, thread_name_prefix="qlir-scan")
+
+
+os.register_at_fork(after_in_child=_readers.cache_clear)
 
 
 @cache

@@ -1,3 +1,6 @@
+from __future__ import annotations
+
+import multiprocessing
 import subprocess
 import sys
 from datetime import date
@@ -234,3 +237,25 @@ def test_a_day_file_of_another_writer_scans_with_the_stores_types(tmp_path):
     pd.testing.assert_frame_equal(
         store.scan_candles(SERIES, columns=["high"]), both.loc[:, ["open_time", "high"]]
     )
+
+
+def _scanned_rows(root: str, rows: multiprocessing.Queue[int]) -> None:
+    rows.put(len(Store(root).scan_candles(SERIES)))
+
+
+def test_a_process_forked_after_a_scan_scans_too(tmp_path):
+    """The scans' readers are started once per process; a child forked from a process that has
+    scanned (multiprocessing's fork, a prefork worker) must not wait on its parent's threads."""
+    store = Store(str(tmp_path))
+    for n in range(3):
+        store.publish(PartitionData(SERIES, date(2023, 1, 21 + n), day_candles(n), [], []))
+    assert len(store.scan_candles(SERIES)) == 3
+    fork = multiprocessing.get_context("fork")
+    rows: multiprocessing.Queue[int] = fork.Queue()
+    child = fork.Process(target=_scanned_rows, args=(str(tmp_path), rows))
+    child.start()
+    try:
+        assert rows.get(timeout=60) == 3
+    finally:
+        child.join(timeout=10)
+        child.kill()
