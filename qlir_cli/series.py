@@ -17,6 +17,7 @@ from qlir_core.series import Series
 from qlir_core.storage import Store
 
 SERIES_VAR = "QLIR_SERIES"
+GROUPS_VAR = "QLIR_GROUPS"
 
 
 @click.group()
@@ -88,14 +89,16 @@ def discover_series(
         path = settings.config_file()
         groups = discover.write_groups(path, found, group_size)
         click.echo(f"wrote {len(found)} series in {len(groups)} groups to {path}", err=True)
-        if os.environ.get(SERIES_VAR, "").strip():
-            click.echo(f"note: {SERIES_VAR} is set and overrides the file's groups", err=True)
+        for variable in (SERIES_VAR, GROUPS_VAR):
+            if os.environ.get(variable, "").strip():
+                click.echo(f"note: {variable} is set and overrides the file's groups", err=True)
     elif write:
         path = settings.config_file()
         discover.write_series(path, found)
         click.echo(f"wrote {len(found)} series to {path}", err=True)
-        if os.environ.get(SERIES_VAR, "").strip():
-            click.echo(f"note: {SERIES_VAR} is set and overrides the file's series", err=True)
+        for variable in (SERIES_VAR, GROUPS_VAR):
+            if os.environ.get(variable, "").strip():
+                click.echo(f"note: {variable} is set and overrides the file's series", err=True)
 
 
 @series.command("list")

@@ -639,13 +639,17 @@ def _read_columns(fs: FileSystem, key: str, schema: pa.Schema) -> pa.Table:
         # paths (candle tables have none): a year's scan opens hundreds of files.
         reader = ParquetReader()
         reader.open(handle)
-        try:
-            indices = [reader.column_name_idx(name) for name in schema.names]
-        except KeyError:
-            missing = [name for name in schema.names if name not in reader.schema_arrow.names]
+        arrow, names = reader.schema_arrow, reader.schema_arrow.names
+        unusable = [  # missing, repeated or nested: not a candle column
+            name
+            for name in schema.names
+            if names.count(name) != 1 or arrow.field(name).type.num_fields
+        ]
+        if unusable:
             raise OperationalError(
-                f"{key} is not a candle table: it has no {', '.join(missing)}"
-            ) from None
+                f"{key} is not a candle table: it has no single flat column {', '.join(unusable)}"
+            )
+        indices = [reader.column_name_idx(name) for name in schema.names]
         table = reader.read_all(column_indices=indices, use_threads=False)
     table = table.replace_schema_metadata(None)
     if table.schema.equals(schema):  # the store's own files: nothing to cast
@@ -656,7 +660,8 @@ def _read_columns(fs: FileSystem, key: str, schema: pa.Schema) -> pa.Table:
 @cache
 def _readers() -> ThreadPoolExecutor:
     """The scans' readers, started once per process: starting them was a few percent of a
-    year's scan. A forked child has none of its parent's threads, so it starts its own."""
+    year's scan. A forked child has none of its parent's threads, so it starts its own. Only
+    `_read_columns` runs on them: a scan started from one would wait for itself."""
     return ThreadPoolExecutor(_SCAN_READERS, thread_name_prefix="qlir-scan")
 
 

@@ -16,9 +16,9 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    InitSettingsSource,
     NoDecode,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from qlir_core import budget_store, s3
@@ -229,16 +229,10 @@ class _Environment(EnvSettingsSource):
         return {k.lower(): v for k, v in self._environ.items()}
 
 
-class _File(TomlConfigSettingsSource):
-    """The config file, less the keys `dropped`."""
-
-    def __init__(self, path: Path, dropped: frozenset[str]) -> None:
-        self._dropped = dropped
-        super().__init__(Settings, toml_file=path)
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        data = super()._read_file(file_path)
-        return {k: v for k, v in data.items() if k not in self._dropped}
+def _file(path: Path, dropped: frozenset[str]) -> InitSettingsSource:
+    """The config file's settings (none if it is absent), less the keys `dropped`."""
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return InitSettingsSource(Settings, {k: v for k, v in data.items() if k not in dropped})
 
 
 # Two ways to say which series are kept: the environment's way wins over the file's other way.
@@ -246,7 +240,7 @@ _ALTERNATIVES = frozenset({"series", "groups"})
 
 
 def _overridden_in_file(env: Mapping[str, str]) -> frozenset[str]:
-    given = {k for k in _ALTERNATIVES if env.get(ENV_PREFIX + k.upper(), "").strip(" ;,")}
+    given = {k for k in _ALTERNATIVES if env.get(ENV_PREFIX + k.upper(), "").strip()}
     return _ALTERNATIVES - given if len(given) == 1 else frozenset()
 
 
@@ -257,7 +251,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if CONFIG_FILE_VAR in env and not path.exists():
         raise ConfigError(f"{CONFIG_FILE_VAR}={str(path)!r}: no such file")
     try:
-        sources = (_Environment(env), _File(path, _overridden_in_file(env)))
+        sources = (_Environment(env), _file(path, _overridden_in_file(env)))
         # mypy sees only the fields in the model's __init__, not BaseSettings' own arguments.
         return Settings(_build_sources=(sources, {}))  # type: ignore[call-arg]
     except tomllib.TOMLDecodeError as e:

@@ -78,19 +78,20 @@ def _partition_message(keys: Sequence[str], argv: Sequence[str]) -> str | None:
         problem = key_problem(key, settings, today, endpoint, group)
         if problem is not None:
             return problem
-    if settings.groups and group is None:  # the asset named some other way
-        for key in keys:
-            home = group_of(key, settings)
-            if home is not None:
-                return (
-                    f"partition key {key!r} is not a partition of the selected asset: its "
-                    f"series is in group {home.name!r} (select {home.selection})"
-                )
     # Every key is a partition: a range whose two ends differ in series, or run backwards.
-    return (
+    problem = (
         f"partition range {'...'.join(keys[1:])!r} is invalid: both ends must be of the same "
         "series, the earlier day first (FIRST...LAST)"
     )
+    home = next(filter(None, (group_of(key, settings) for key in keys)), None)
+    if group is None and home is not None:  # the asset chosen some other way: say where it is
+        if not any(a.partition("=")[0] == "--partition-range" for a in argv):
+            return (
+                f"partition key {keys[0]!r} is not a partition of the selected asset: its "
+                f"series is in group {home.name!r} (select {home.selection})"
+            )
+        return f"{problem}; {keys[0]!r} is in group {home.name!r} (select {home.selection})"
+    return problem
 
 
 def _partition_arguments(argv: Sequence[str]) -> Iterator[str]:
@@ -117,10 +118,15 @@ def _selected(argv: Sequence[str]) -> list[str]:
 def _named_group(argv: Sequence[str], groups: Sequence[SeriesGroup]) -> SeriesGroup | None:
     """The group whose klines the command names: as an asset (`majors/klines`, also inside a
     selection such as `key:majors/klines`) or by its jobs (`majors_klines_job`)."""
-    words = [w for argument in argv for part in argument.split("=") for w in part.split(",")]
+    words = {
+        word.strip().strip("'\"").removeprefix("key:").strip("'\"")
+        for argument in argv
+        for part in argument.split("=")
+        for word in part.split(",")
+    }
     for group in groups:
-        jobs = (group.job_name("klines_job"), group.job_name("klines_checks"))
-        if any(group.selection in w or w.strip() in jobs for w in words):
+        names = {group.selection, group.prefixed("klines_job"), group.prefixed("klines_checks")}
+        if words & names:
             return group
     return None
 

@@ -64,7 +64,7 @@ def _group_defs(group: SeriesGroup, settings: Settings) -> dg.Definitions:
         asset_checks=[fresh_checks],
         jobs=[klines_job, checks_job(Endpoint.KLINES, group), studies_job(group), fresh_job],
         schedules=[
-            *build_schedules(klines_job, group.job_name("klines"), group.series),
+            *build_schedules(klines_job, group.prefixed("klines"), group.series),
             fresh_schedule,
         ],
     )

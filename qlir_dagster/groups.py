@@ -38,8 +38,9 @@ class SeriesGroup:
     def key_prefix(self) -> list[str]:
         return [] if self.name is None else [self.name]
 
-    def job_name(self, name: str) -> str:
-        """`klines_job` → `majors_klines_job` (unchanged in the unnamed group)."""
+    def prefixed(self, name: str) -> str:
+        """A job, schedule, op or check name of the group: `klines_job` → `majors_klines_job`
+        (unchanged in the unnamed group)."""
         return name if self.name is None else f"{self.name}_{name}"
 
     @property
@@ -57,7 +58,11 @@ def parse_groups(value: object) -> tuple[SeriesGroup, ...]:
         pairs = [(str(k), v) for k, v in value.items()]
     else:
         text = str(value).strip()
-        pairs = [_pair(part) for part in text.split(";") if part.strip()] if text else []
+        pairs = [_pair(part) for part in text.split(";") if part.strip()]
+        if text and not pairs:
+            raise ValueError(
+                "no group given; expected name=SYMBOL-interval,… per group, joined by ;"
+            )
     groups: list[SeriesGroup] = []
     owner: dict[Series, str] = {}
     for name, keys in pairs:

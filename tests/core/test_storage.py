@@ -232,11 +232,18 @@ def test_a_day_file_of_another_writer_scans_with_the_stores_types(tmp_path):
         pa.Table.from_pandas(second.drop(columns=["close"])),
         store.candles_path(SERIES, later).path,
     )
-    with pytest.raises(errors.OperationalError, match=r"date=2023-01-22/data.parquet .* no close"):
+    lacking = r"date=2023-01-22/data.parquet is not a candle table: it has no single flat column"
+    with pytest.raises(errors.OperationalError, match=f"{lacking} close$"):
         store.scan_candles(SERIES, columns=["close"])
     pd.testing.assert_frame_equal(
         store.scan_candles(SERIES, columns=["high"]), both.loc[:, ["open_time", "high"]]
     )
+    # A column twice is no candle column either: neither copy is taken for it.
+    table = pa.Table.from_pandas(second, preserve_index=False)
+    twice = table.append_column("high", table.column("low"))
+    pq.write_table(twice, store.candles_path(SERIES, later).path)
+    with pytest.raises(errors.OperationalError, match=f"{lacking} high$"):
+        store.scan_candles(SERIES, columns=["high"])
 
 
 def _scanned_rows(root: str, rows: multiprocessing.Queue[int]) -> None:

@@ -123,12 +123,17 @@ def test_400_series_in_groups_stay_within_dagsters_guidance():
             "per group, joined by ;",
         ),
         (
+            " ; ",
+            "QLIR_GROUPS=' ; ' is invalid: no group given; expected name=SYMBOL-interval,… per "
+            "group, joined by ;",
+        ),
+        (
             "a=BTCUSDT-1m;a=ETHUSDT-1m",
             "QLIR_GROUPS='a=BTCUSDT-1m;a=ETHUSDT-1m' is invalid: group 'a' is named twice; "
             "expected each name once",
         ),
     ],
-    ids=["name", "twice", "empty", "no-name", "name-twice"],
+    ids=["name", "twice", "empty", "no-name", "none", "name-twice"],
 )
 def test_a_bad_group_names_the_variable_and_the_valid_form(groups, message):
     with pytest.raises(ConfigError) as raised:
@@ -160,28 +165,51 @@ def test_groups_and_series_from_one_place_are_refused(tmp_path):
     ("argv", "message"),
     [
         (
-            ["--select", "key:alts/klines"],
+            ["--select", "key:alts/klines", "--partition", "2024-01-02|BTCUSDT-1m"],
             "the series is in group 'majors' (select majors/klines); expected",
         ),
-        (["-j", "alts_klines_job"], "the series is in group 'majors' (select majors/klines)"),
         (
-            ["--select", "group:binance"],
+            ["-j", "alts_klines_job", "--partition", "2024-01-02|BTCUSDT-1m"],
+            "the series is in group 'majors' (select majors/klines)",
+        ),
+        (
+            ["--select", "group:binance", "--partition", "2024-01-02|BTCUSDT-1m"],
             "partition key '2024-01-02|BTCUSDT-1m' is not a partition of the selected asset: "
             "its series is in group 'majors' (select majors/klines)",
         ),
+        (
+            [
+                "--select",
+                "group:binance",
+                "--partition-range",
+                "2024-01-02|BTCUSDT-1m...2024-01-01|ETHUSDT-1m",
+            ],
+            "both ends must be of the same series, the earlier day first (FIRST...LAST); "
+            "'2024-01-02|BTCUSDT-1m' is in group 'majors' (select majors/klines)",
+        ),
     ],
-    ids=["key-selection", "job", "unknown"],
+    ids=["key-selection", "job", "unknown", "unknown-range"],
 )
 def test_a_key_of_another_group_is_named_however_the_asset_is_chosen(
     grouped, monkeypatch, argv, message
 ):
     settings = config.load(grouped)
     monkeypatch.setattr(config, "load", lambda: settings)
-    key = "2024-01-02|BTCUSDT-1m"
-    error = dg.DagsterInvalidSubsetError(f"... the passed partition key `{key}` ...")
-    said = user_message(error, ["dagster", "asset", "materialize", *argv, "--partition", key])
+    error = dg.DagsterInvalidSubsetError("... the passed partition key `2024-01-02|BTCUSDT-1m` ...")
+    said = user_message(error, ["dagster", "asset", "materialize", *argv])
     assert said is not None
     assert message in said
+
+
+def test_a_group_is_told_apart_from_one_whose_name_ends_in_its(monkeypatch):
+    groups = "majors=BTCUSDT-1m;alts=SOLUSDT-1m;big_alts=XRPUSDT-1m"
+    settings = config.load({"QLIR_CONFIG": "/dev/null", "QLIR_GROUPS": groups})
+    monkeypatch.setattr(config, "load", lambda: settings)
+    error = dg.DagsterInvalidSubsetError("... the passed partition key `2024-01-02|BTCUSDT-1m` ...")
+    for argv in (["--select", "big_alts/klines"], ["-j", "big_alts_klines_job"]):
+        said = user_message(error, ["dagster", *argv, "--partition", "2024-01-02|BTCUSDT-1m"])
+        assert said is not None
+        assert said.endswith("one of the series of group 'big_alts': XRPUSDT-1m"), argv
 
 
 # -- from a shell, as a user runs it -------------------------------------------------------------

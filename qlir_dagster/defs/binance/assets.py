@@ -54,7 +54,7 @@ def build_candles(
     own_series = None if group.name is None else group.series
 
     @dg.multi_asset(
-        name=group.job_name(endpoint.value),
+        name=group.prefixed(endpoint.value),
         specs=[
             dg.AssetSpec(
                 asset,

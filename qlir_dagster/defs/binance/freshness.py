@@ -44,7 +44,7 @@ def build_freshness(
     ]
 
     @dg.multi_asset_check(
-        specs=specs, name=group.job_name("klines_freshness_checks"), can_subset=True
+        specs=specs, name=group.prefixed("klines_freshness_checks"), can_subset=True
     )
     def klines_freshness(
         context: dg.AssetCheckExecutionContext, storage: StorageResource
@@ -70,11 +70,11 @@ def build_freshness(
             )
 
     job = dg.define_asset_job(
-        group.job_name(JOB), selection=dg.AssetSelection.checks(*(s.key for s in specs))
+        group.prefixed(JOB), selection=dg.AssetSelection.checks(*(s.key for s in specs))
     )
     # Between the current-day refreshes (every 15 minutes from :00): each sees the latest one.
     schedule = dg.ScheduleDefinition(
-        name=group.job_name(f"{JOB}_schedule"),
+        name=group.prefixed(f"{JOB}_schedule"),
         job=job,
         cron_schedule="10,25,40,55 * * * *",
         execution_timezone="UTC",

@@ -14,7 +14,7 @@ from qlir_dagster.groups import SeriesGroup
 
 def asset_job(endpoint: Endpoint, group: SeriesGroup) -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        group.job_name(f"{endpoint.value}_job"),
+        group.prefixed(f"{endpoint.value}_job"),
         selection=dg.AssetSelection.assets(group.asset_key(endpoint.value)),
     )
 
@@ -24,6 +24,6 @@ def checks_job(endpoint: Endpoint, group: SeriesGroup) -> UnresolvedAssetJobDefi
     CI. The validation checks by name: the freshness checks on klines run in their own job."""
     asset = group.asset_key(endpoint.value)
     return dg.define_asset_job(
-        group.job_name(f"{endpoint.value}_checks"),
+        group.prefixed(f"{endpoint.value}_checks"),
         selection=dg.AssetSelection.checks(*(dg.AssetCheckKey(asset, name) for name in CHECKS)),
     )

@@ -16,7 +16,7 @@ def studies_job(group: SeriesGroup) -> UnresolvedAssetJobDefinition:
     selection: dg.AssetSelection = dg.AssetSelection.groups(STUDIES)
     if group.name is not None:
         selection &= dg.AssetSelection.key_prefixes(group.key_prefix)
-    return dg.define_asset_job(group.job_name("studies_job"), selection=selection)
+    return dg.define_asset_job(group.prefixed("studies_job"), selection=selection)
 
 
 studies_on_new_klines = dg.AutomationConditionSensorDefinition(
