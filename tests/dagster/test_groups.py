@@ -220,6 +220,12 @@ def dagster(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+def materialize(
+    env: dict[str, str], asset: str, *partitions: str
+) -> subprocess.CompletedProcess[str]:
+    return dagster(env, "asset", "materialize", "--select", asset, *partitions)
+
+
 @pytest.mark.slow
 def test_a_group_materializes_and_checks_its_own_series_from_the_cli(grouped, tmp_path):
     market = Synthetic(["BTCUSDT", "ETHUSDT", "SOLUSDT"], ["1m"], date(2024, 1, 1), days=3, seed=5)
@@ -235,30 +241,12 @@ def test_a_group_materializes_and_checks_its_own_series_from_the_cli(grouped, tm
             }
         )
         ranged = "2024-01-01|ETHUSDT-1m...2024-01-03|ETHUSDT-1m"
-        done = dagster(
-            env, "asset", "materialize", "--select", "majors/klines", "--partition-range", ranged
-        )
+        done = materialize(env, "majors/klines", "--partition-range", ranged)
         assert done.returncode == 0, done.stderr[-3000:]
-        done = dagster(
-            env,
-            "asset",
-            "materialize",
-            "--select",
-            "alts/klines",
-            "--partition",
-            "2024-01-02|SOLUSDT-1m",
-        )
+        done = materialize(env, "alts/klines", "--partition", "2024-01-02|SOLUSDT-1m")
         assert done.returncode == 0, done.stderr[-3000:]
         # A series of another group is refused with where it is.
-        wrong = dagster(
-            env,
-            "asset",
-            "materialize",
-            "--select",
-            "alts/klines",
-            "--partition",
-            "2024-01-02|BTCUSDT-1m",
-        )
+        wrong = materialize(env, "alts/klines", "--partition", "2024-01-02|BTCUSDT-1m")
     assert wrong.returncode != 0
     assert "Traceback" not in wrong.stderr
     errors = [line for line in wrong.stderr.splitlines() if line.startswith("error: ")]
