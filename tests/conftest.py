@@ -3,8 +3,10 @@
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -27,6 +29,19 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def mirror(real_data: Path) -> Path:
     return real_data / "mirror"
+
+
+def away_from_midnight(after: timedelta, before: timedelta) -> datetime:
+    """Now (UTC), once at least `after` of today has passed and at least `before` of it remains,
+    sleeping until then: a test of today's partial day must not see the day close, nor start
+    before the day has the candles it needs."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now - midnight < after:
+        time.sleep((midnight + after - now).total_seconds())
+    elif midnight + timedelta(days=1) - now < before:
+        time.sleep((midnight + timedelta(days=1) + after - now).total_seconds())
+    return datetime.now(UTC)
 
 
 def mirror_days(mirror: Path) -> list[tuple[str, str]]:

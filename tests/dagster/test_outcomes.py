@@ -3,7 +3,7 @@ stored, refused partitions recorded and not materialized, per-partition check st
 partial current day, the column schema, true counts after a ban."""
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
@@ -14,6 +14,7 @@ from qlir_core.storage import Store
 from qlir_core.validation import candle_columns
 from qlir_dagster.defs.binance.checks import CHECKS, KLINES
 from qlir_sim import Faults, Synthetic, serve
+from tests.conftest import away_from_midnight
 from tests.dagster.conftest import run_log, run_one
 
 BTC = Series.parse("BTCUSDT-1m")
@@ -111,10 +112,8 @@ def test_the_checks_only_job_records_each_partition(make_defs, instance):
 
 
 def test_the_current_day_is_marked_partial(make_defs, tmp_path):
-    now = datetime.now(UTC)
-    if now.hour == 23 and now.minute >= 50:
-        pytest.skip("too close to midnight UTC: the day would close during the test")
-    today = now.date()
+    # a few candles of today closed, and the day does not close during the test
+    today = away_from_midnight(after=timedelta(minutes=3), before=timedelta(minutes=10)).date()
     live = Synthetic(["BTCUSDT"], ["1m"], today - timedelta(days=1), days=None, seed=5)
     with serve(live) as url:
         defs = make_defs(**(env(url, "rest") | {"QLIR_START_DATE": str(today - timedelta(days=1))}))
@@ -135,12 +134,10 @@ def test_the_current_day_is_marked_partial(make_defs, tmp_path):
 def test_a_kept_refetch_describes_the_stored_day(make_defs, tmp_path):
     """Today, fetched again while the exchange lost a stretch of it: the fetch has fewer candles
     and is not settled, so the stored candles stay, and the metadata describes them."""
-    now = datetime.now(UTC)
-    if (now.hour, now.minute) >= (23, 50) or (now.hour, now.minute) < (0, 30):
-        pytest.skip("the day must be long enough and not about to close")
-    today = now.date()
+    # the halt closed, and the day does not close during the test
+    today = away_from_midnight(after=timedelta(minutes=6), before=timedelta(minutes=10)).date()
     start = today - timedelta(days=1)
-    halt = f"{today}T00:10/{today}T00:20"
+    halt = f"{today}T00:01/{today}T00:04"
     stored_rows = None
     for quirks in ({}, {"halts": [halt]}):
         live = Synthetic(["BTCUSDT"], ["1m"], start, days=None, seed=5, **quirks)

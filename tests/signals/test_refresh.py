@@ -5,9 +5,8 @@ received by a webhook on 127.0.0.1 — and turn the `signals` check WARN; the au
 
 from __future__ import annotations
 
-import time
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +19,7 @@ from qlir_core.studies.alerts import ALERTS_TABLE, SIGNALS
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_sim.process import running
-from tests.conftest import shipped_home, shipped_instance
+from tests.conftest import away_from_midnight, shipped_home, shipped_instance
 from tests.signals.conftest import (
     ETH,
     TAIL_10PCT,
@@ -40,18 +39,6 @@ RUN_CONFIG = {
 def exchange(mirror: Path) -> AbstractContextManager[str]:
     """`qlir-sim --mirror` in its own process; yields its base URL."""
     return running("--mirror", str(mirror))
-
-
-def _away_from_midnight() -> datetime:
-    """Now, once today has at least six closed candles and ten minutes remain in it (both
-    refreshes must be of the same day)."""
-    now = datetime.now(UTC)
-    minute = now.hour * 60 + now.minute
-    if minute < 6 or minute > 1430:
-        midnight = (now + timedelta(hours=1)).replace(hour=0, minute=6, second=5, microsecond=0)
-        time.sleep((midnight - now).total_seconds())
-        now = datetime.now(UTC)
-    return now
 
 
 def _defs(url: str, data_root: Path, webhook: str, start: str) -> dg.Definitions:
@@ -107,7 +94,8 @@ def _series_assets(
 def test_two_refreshes_raise_one_alert(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    now = _away_from_midnight()
+    # both refreshes are of the same day, which has six closed candles by then
+    now = away_from_midnight(after=timedelta(minutes=6), before=timedelta(minutes=30))
     today = now.date()
     yesterday = today - timedelta(days=1)
     first = day_ms(yesterday)

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from qlir_dagster import config
 from qlir_dagster.definitions import build_defs
 from qlir_sim import Synthetic, serve
-from tests.conftest import shipped_home
+from tests.conftest import away_from_midnight, shipped_home
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,9 +50,6 @@ CORRUPT = f"misalign:BTCUSDT-1m:{DAYS[0]}"  # stored by the fetch, refused by ca
 STUDY_SERIES = "BTCUSDT-1m"
 # The studies read every stored day of the series: the two days after the ERROR day, less the halt.
 STUDY_CANDLES = (len(DAYS) - 1) * 1440 - 80
-# Today's ETHUSDT-1m partition is materialized too, partial until the day closes.
-TODAY = datetime.now(UTC).date()
-PARTIAL_KEY = f"{TODAY}|ETHUSDT-1m"
 
 
 @dataclass(frozen=True)
@@ -136,10 +133,12 @@ def webserver(qlir_env, tmp_path_factory) -> Iterator[Webserver]:
 
 
 @pytest.fixture(scope="module")
-def materialized(qlir_env) -> None:
-    """What a user has after a few days, in the SQLite storage under DAGSTER_HOME.
+def materialized(qlir_env) -> str:
+    """What a user has after a few days, in the SQLite storage under DAGSTER_HOME; the key of
+    today's partial day.
 
-    ETHUSDT-1m is backfilled as one ranged run, then today's partial day. BTCUSDT-1m runs day by
+    ETHUSDT-1m is backfilled as one ranged run, then today's partial day (today as of the run,
+    not of the tests' start, and the run not near midnight). BTCUSDT-1m runs day by
     day, as the daily schedule runs it: its first day fails with an ERROR, the next two pass (the
     halt day, a WARN, is the newest check evaluation). Then both studies run for BTCUSDT-1m.
     """
@@ -154,8 +153,10 @@ def materialized(qlir_env) -> None:
             },
         )
         assert backfill.success
-        today = klines_job.execute_in_process(instance=instance, partition_key=PARTIAL_KEY)
-        assert today.success
+        today = away_from_midnight(after=timedelta(minutes=3), before=timedelta(minutes=10))
+        partial_key = f"{today.date()}|ETHUSDT-1m"
+        partial = klines_job.execute_in_process(instance=instance, partition_key=partial_key)
+        assert partial.success
         for day in DAYS:
             key = f"{day}|BTCUSDT-1m"
             daily = klines_job.execute_in_process(
@@ -166,6 +167,7 @@ def materialized(qlir_env) -> None:
             instance=instance, partition_key=STUDY_SERIES
         )
         assert studies.success
+    return partial_key
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from tests.ui.conftest import (
     DAYS,
     ERROR_KEY,
     HALT_KEY,
-    PARTIAL_KEY,
     STUDY_CANDLES,
     STUDY_SERIES,
     TIMEOUT_MS,
@@ -218,8 +217,8 @@ def test_a_failed_day_keeps_its_failed_check_and_table_after_a_later_day_passes(
     page.screenshot(path=tmp_path / "klines_check_passed_day.png", full_page=True)
 
 
-def test_todays_partition_reads_as_partial(page: Page, tmp_path):
-    page.goto(f"/assets/klines?view=partitions&partition={PARTIAL_KEY}")
+def test_todays_partition_reads_as_partial(page: Page, materialized: str, tmp_path):
+    page.goto(f"/assets/klines?view=partitions&partition={materialized}")
     expect(visible_text(page, "Materialized")).to_be_visible()
     assert metadata_value(page, "partial") == "true"
     page.screenshot(path=tmp_path / "klines_partial_day.png", full_page=True)
