@@ -2,7 +2,8 @@
 ranged runs (`dagster asset materialize --partition-range`, one per series, with the shipped
 dagster.yaml), once in worker processes (`QLIR_FETCH_PROCESSES`, default 2) and once all in
 the run's process (0), beside the same work (fetch, validate, decide, publish) as a plain loop
-without Dagster, one partition at a time and with the runs' concurrency.
+without Dagster, one partition at a time and with the runs' concurrency. Then the three ranged
+runs once more, launched at once (as from three shells), timed by the wall clock.
 
     uv run python bench/bench_backfill.py [--days 365] [--latency-ms 0] [--processes 2]
 
@@ -82,6 +83,9 @@ def main() -> None:
             runs[processes] = ranged_runs(
                 url, work / f"processes-{processes}", first, last, args, processes
             )
+        together = ranged_runs(
+            url, work / "together", first, last, args, args.processes, together=True
+        )
         sequential = plain_loop(url, work / "plain-1", first, last, workers=1)
         concurrent = plain_loop(url, work / "plain-n", first, last, workers=args.workers)
     print(f"{n} partitions, latency {args.latency_ms} ms, {args.workers} workers")
@@ -93,6 +97,12 @@ def main() -> None:
             f"/ plain 1 at a time = {run / sequential:.2f}, "
             f"/ plain {args.workers} at a time = {run / concurrent:.2f}"
         )
+    print(
+        f"dagster ranged runs, the three at once, {args.processes} worker processes each: "
+        f"wall {together[1]:.1f} s (runs' own seconds summed {together[0]:.1f} s); "
+        f"/ plain 1 at a time = {together[1] / sequential:.2f}, "
+        f"/ plain {args.workers} at a time = {together[1] / concurrent:.2f}"
+    )
     print(f"plain loop, 1 at a time: {sequential:.1f} s ({sequential / n * 1000:.1f} ms/partition)")
     print(
         f"plain loop, {args.workers} at a time: {concurrent:.1f} s "
@@ -101,9 +111,16 @@ def main() -> None:
 
 
 def ranged_runs(
-    url: str, work: Path, first: date, last: date, args: argparse.Namespace, processes: int
+    url: str,
+    work: Path,
+    first: date,
+    last: date,
+    args: argparse.Namespace,
+    processes: int,
+    together: bool = False,
 ) -> tuple[float, float]:
-    """One ranged CLI run per series in a new home: the runs' own seconds, and the wall time."""
+    """One ranged CLI run per series in a new home, one after another or all at once: the runs'
+    own seconds summed, and the wall time."""
     home = work / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
@@ -122,12 +139,21 @@ def ranged_runs(
     }
     subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
     base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
+    commands = [
+        ["dagster", *base, "--partition-range", f"{first}|{key}...{last}|{key}"] for key in SERIES
+    ]
     started = time.perf_counter()
-    for key in SERIES:
-        subprocess.run(
-            ["dagster", *base, "--partition-range", f"{first}|{key}...{last}|{key}"],
-            env=env, check=True, capture_output=True,
-        )  # fmt: skip
+    if together:  # as from three shells at once
+        logs = [(work / f"run-{n}.log").open("w") for n in range(len(commands))]
+        launched = [
+            subprocess.Popen(c, env=env, stdout=log, stderr=subprocess.STDOUT)
+            for c, log in zip(commands, logs, strict=True)
+        ]
+        failed = [log.name for p, log in zip(launched, logs, strict=True) if p.wait() != 0]
+        assert not failed, f"runs failed, see {failed}"
+    else:
+        for command in commands:
+            subprocess.run(command, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - started
     return sum(run_seconds(home)), wall
 

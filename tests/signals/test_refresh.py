@@ -94,8 +94,8 @@ def _series_assets(
 def test_two_refreshes_raise_one_alert(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # both refreshes are of the same day, which has six closed candles by then
-    now = away_from_midnight(after=timedelta(minutes=6), before=timedelta(minutes=30))
+    # both refreshes are of the same day, which has a quarter of an hour of candles by then
+    now = away_from_midnight(after=timedelta(minutes=15), before=timedelta(minutes=30))
     today = now.date()
     yesterday = today - timedelta(days=1)
     first = day_ms(yesterday)
