@@ -1,12 +1,15 @@
 """The studies' input read on S3: one year of one series' 1m candles (366 day files) in a bucket
-of moto's server (its own process on 127.0.0.1), scanned as one hive dataset through fsspec's
-s3fs (what Store.scan_candles uses) and through pyarrow's own S3 filesystem, every column and
-the SMA study's columns, in alternating rounds; medians.
+of moto's server (its own process on 127.0.0.1), read three ways, every column and the SMA
+study's columns, in alternating rounds; medians:
+- "qlir": Store.scan_candles, which fetches the day files through s3fs a batch at a time;
+- "pyarrow": one hive dataset on pyarrow's own S3 filesystem;
+- "handles": one hive dataset on s3fs through pyarrow's fsspec handler, a file handle per day.
 
-    cd bench && uv run python bench_s3_read.py [--rounds 5]
+    cd bench && uv run python bench_s3_read.py [--rounds 5] [--latency-ms 20]
 
-moto is one Python process: the figures say how many requests and how much client work each
-path costs, not how fast AWS is.
+With --latency-ms every request crosses latency_proxy.py, which delays it like a network
+round trip. moto is one Python process: without latency the figures say how much client and
+server work each path costs, not how fast AWS is.
 """
 
 from __future__ import annotations
@@ -42,22 +45,38 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--latency-ms", type=float, default=0)
     args = parser.parse_args()
     port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    moto = f"http://127.0.0.1:{port}"
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    ]  # fmt: skip
+    endpoint = moto
+    if args.latency_ms:
+        proxied = free_port()
+        endpoint = f"http://127.0.0.1:{proxied}"
+        servers.append(
+            subprocess.Popen([
+                sys.executable, str(Path(__file__).with_name("latency_proxy.py")),
+                "--port", str(proxied), "--upstream", str(port),
+                "--latency-ms", str(args.latency_ms),
+            ])
+        )  # fmt: skip
     try:
         os.environ |= {
             "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": endpoint,
             "AWS_EC2_METADATA_DISABLED": "true",
         }  # fmt: skip
+        # Filled straight through moto's port: only the reads cross the network.
+        s3 = boto3.client("s3", endpoint_url=moto)
         for _ in range(100):
             try:
-                boto3.client("s3").create_bucket(Bucket=BUCKET)
+                s3.create_bucket(Bucket=BUCKET)
                 break
             except Exception:  # the server is still starting
                 time.sleep(0.1)
@@ -65,7 +84,6 @@ def main() -> None:
         table = synthetic_candles()
         for day, rows in table.groupby(table["open_time"].dt.date, sort=True):
             local.publish(PartitionData(SERIES, day, rows.reset_index(drop=True), [], []))
-        s3 = boto3.client("s3")
         root = Path(str(local.root))
         for path in sorted((root / "klines").rglob("data.parquet")):
             s3.upload_file(str(path), BUCKET, f"store/{path.relative_to(root)}")
@@ -73,11 +91,14 @@ def main() -> None:
         native = pafs.S3FileSystem(endpoint_override=endpoint, region="us-east-1")
         prefix = f"{BUCKET}/store/klines/symbol={SERIES.symbol}/interval={SERIES.interval.value}"
         sma = ["open", "high", "low", "close"]
+        handles = pafs.PyFileSystem(pafs.FSSpecHandler(store.root.fs))
         reads = {
-            "s3fs all": lambda: len(store.scan_candles(SERIES)),
-            "pyarrow all": lambda: _native(native, prefix, None),
-            "s3fs sma": lambda: len(store.scan_candles(SERIES, columns=sma)),
-            "pyarrow sma": lambda: _native(native, prefix, ["open_time", *sma]),
+            "qlir all": lambda: len(store.scan_candles(SERIES)),
+            "pyarrow all": lambda: _dataset(native, prefix, None),
+            "handles all": lambda: _dataset(handles, prefix, None),
+            "qlir sma": lambda: len(store.scan_candles(SERIES, columns=sma)),
+            "pyarrow sma": lambda: _dataset(native, prefix, ["open_time", *sma]),
+            "handles sma": lambda: _dataset(handles, prefix, ["open_time", *sma]),
         }
         times: dict[str, list[float]] = {k: [] for k in reads}
         rows: dict[str, int] = {}
@@ -92,14 +113,16 @@ def main() -> None:
             each = ", ".join(f"{x:.3f}" for x in t)
             print(f"{name}: median {medians[name]:.3f} s ({each})")
         for cols in ("all", "sma"):
-            ratio = medians[f"s3fs {cols}"] / medians[f"pyarrow {cols}"]
-            print(f"s3fs / pyarrow's S3, {cols} columns = {ratio:.2f}")
+            for other in ("pyarrow", "handles"):
+                ratio = medians[f"qlir {cols}"] / medians[f"{other} {cols}"]
+                print(f"qlir / {other}, {cols} columns = {ratio:.2f}")
     finally:
-        server.terminate()
-        server.wait()
+        for server in servers:
+            server.terminate()
+            server.wait()
 
 
-def _native(fs: pafs.S3FileSystem, prefix: str, columns: list[str] | None) -> int:
+def _dataset(fs: pafs.FileSystem, prefix: str, columns: list[str] | None) -> int:
     dataset = ds.dataset(prefix, filesystem=fs, format="parquet", partitioning="hive")
     return int(dataset.to_table(columns=columns).to_pandas().shape[0])
 

@@ -2,7 +2,7 @@
 same tables, atomic replacement, hive datasets with partition pruning."""
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +13,8 @@ from pyarrow import fs as pafs
 
 from qlir_core.errors import QlirError
 from qlir_core.series import Series
-from qlir_core.storage import KLINES, MANIFEST, Store, write_atomic
+from qlir_core.storage import KLINES, MANIFEST, PartitionData, Store, write_atomic
+from qlir_sim import Synthetic
 
 PREFIX = "qlir/data"
 
@@ -94,6 +95,27 @@ def test_an_empty_prefix_reads_as_an_empty_store(bucket):
     assert store.read_candles(series, date(2023, 1, 21)) is None
     with pytest.raises(FileNotFoundError):
         store.dataset(KLINES)
+
+
+def test_a_scan_of_many_days_on_s3_reads_as_the_same_store_on_disk(bucket, tmp_path):
+    """More days than the readers fetch at once (four readers, eight files each): every day
+    once, in day order, all columns or some, on any days asked for."""
+    series, first = Series.parse("BTCUSDT-1h"), date(2024, 3, 1)
+    market = Synthetic(symbols=["BTCUSDT"], intervals=["1h"], start=first, days=45, seed=3)
+    local, on_s3 = Store(str(tmp_path)), Store(f"s3://{bucket}/{PREFIX}")
+    days = [first + timedelta(days=n) for n in range(45)]
+    for day in reversed(days):  # stored in any order
+        part = PartitionData(series, day, market.full_day(series, day), [], [])
+        local.publish(part)
+        on_s3.publish(part)
+    scanned = on_s3.scan_candles(series)
+    assert len(scanned) == 45 * 24
+    assert scanned["open_time"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(scanned, local.scan_candles(series))
+    some = [days[n] for n in (44, 3, 17, 40, 41, 0)]
+    pd.testing.assert_frame_equal(
+        on_s3.scan_candles(series, some, ["close"]), local.scan_candles(series, some, ["close"])
+    )
 
 
 def test_scans_prune_partitions_on_s3(bucket, s3_client, mirror_parts):
