@@ -23,10 +23,13 @@ PROTOCOLS = frozenset({"s3", "s3a"})
 # wrong endpoint means a minute of silence. Three attempts in all (the first and two retries,
 # backing off at most 1 s then 2 s) fail a refused connection in about 2 s and still ride out a
 # dropped connection or a 503 SlowDown. `read_timeout` is per socket read, not per object.
+# A scan's four readers fetch eight day files each at once (storage._FETCH_BATCH): botocore's
+# pool of 10 connections would queue them.
 CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 5,
     "read_timeout": 30,
     "retries": {"total_max_attempts": 3, "mode": "standard"},
+    "max_pool_connections": 32,
 }
 
 _DENIED = frozenset(

@@ -85,8 +85,9 @@ _HIVE = ds.partitioning(
 # side on a two-core machine against a year of 1m day files, 3 and 4 were fastest; more only
 # queue behind each other.
 _SCAN_READERS = 4
-# Day files an object-store reader fetches at once (one GET each, so four readers keep 32 in
-# flight); a small batch bounds what a scan of large (1s) day files holds in memory.
+# Day files an object-store reader fetches at once, one GET each (four readers: 32 in flight,
+# the S3 client's pool, s3.CLIENT_CONFIG); a small batch bounds the memory a scan of 1s days
+# holds.
 _FETCH_BATCH = 8
 # Object stores where one PUT is atomic: the object appears whole when the upload completes
 # (multipart uploads too), and a failed upload leaves the previous object. S3 has been strongly
@@ -453,10 +454,7 @@ class Store:
         step = -(-len(keys) // _SCAN_READERS)
         runs = [keys[start : start + step] for start in range(0, len(keys), step)]
         with self._access():
-            read = _readers().map(
-                lambda run: [_read_columns(f, k, schema) for k, f in _opened(self.root, run)],
-                runs,
-            )
+            read = _readers().map(lambda run: _read_run(self.root, run, schema), runs)
             table = pa.concat_tables([table for run in read for table in run])
         # Day files come in date order and each is sorted, so the table usually is: sorted
         # here only when it is not, in Arrow, before the one copy into pandas.
@@ -636,12 +634,14 @@ def _read_table(path: UPath) -> pd.DataFrame | None:
     return frame
 
 
+def _read_run(root: UPath, keys: Sequence[str], schema: pa.Schema) -> list[pa.Table]:
+    """The columns of `schema` from the candle tables `keys` under `root`, in order."""
+    return [_read_columns(source, key, schema) for key, source in _opened(root, keys)]
+
+
 def _opened(root: UPath, keys: Sequence[str]) -> Iterator[tuple[str, pa.NativeFile]]:
-    """Each of the stored files `keys` under `root`, in order, open for reading. A local file is
-    read in place, so the reader reads only the columns it needs. An object store's files are
-    fetched whole, a batch at a time, in one call that overlaps their GETs: through a file
-    handle s3fs spends a HEAD and two ranged GETs on a day file and fetches it to the end all
-    the same (its read-ahead block is 50 MiB)."""
+    """Each stored file of `keys`, in order, open for reading: a local one in place (only the
+    wanted columns are read), an object store's fetched whole, a batch per overlapped call."""
     if _is_local(root):
         fs = LocalFileSystem()
         for key in keys:
@@ -649,9 +649,15 @@ def _opened(root: UPath, keys: Sequence[str]) -> Iterator[tuple[str, pa.NativeFi
         return
     for start in range(0, len(keys), _FETCH_BATCH):
         batch = list(keys[start : start + _FETCH_BATCH])
-        fetched = root.fs.cat_ranges(batch, None, None, on_error="raise")
+        # From byte 0 to the end: one GET, with no size lookup first (s3fs makes one for None).
+        fetched = root.fs.cat_ranges(batch, 0, None, on_error="return")
         for key, data in zip(batch, fetched, strict=True):
+            if isinstance(data, FileNotFoundError):
+                raise OperationalError(f"{key} was removed while the scan read it") from data
+            if isinstance(data, BaseException):
+                raise data
             yield key, pa.BufferReader(data)
+        del fetched  # not held while the next batch downloads
 
 
 def _read_columns(source: pa.NativeFile, key: str, schema: pa.Schema) -> pa.Table:
@@ -682,7 +688,7 @@ def _read_columns(source: pa.NativeFile, key: str, schema: pa.Schema) -> pa.Tabl
 def _readers() -> ThreadPoolExecutor:
     """The scans' readers, started once per process: starting them was a few percent of a
     year's scan. A forked child has none of its parent's threads, so it starts its own. Only
-    `_read_columns` runs on them: a scan started from one would wait for itself."""
+    `_read_run` runs on them: a scan started from one would wait for itself."""
     return ThreadPoolExecutor(_SCAN_READERS, thread_name_prefix="qlir-scan")
 
 
@@ -756,4 +762,5 @@ def _arrow_fs(path: UPath) -> FileSystem:
 
 
 def _is_local(path: UPath) -> bool:
+    """Whether `path` is on this machine's own filesystem."""
     return path.protocol in ("", "file", "local")

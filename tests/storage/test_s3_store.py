@@ -11,7 +11,8 @@ import pyarrow.dataset as ds
 import pytest
 from pyarrow import fs as pafs
 
-from qlir_core.errors import QlirError
+from qlir_core import storage
+from qlir_core.errors import OperationalError, QlirError
 from qlir_core.series import Series
 from qlir_core.storage import KLINES, MANIFEST, PartitionData, Store, write_atomic
 from qlir_sim import Synthetic
@@ -116,6 +117,22 @@ def test_a_scan_of_many_days_on_s3_reads_as_the_same_store_on_disk(bucket, tmp_p
     pd.testing.assert_frame_equal(
         on_s3.scan_candles(series, some, ["close"]), local.scan_candles(series, some, ["close"])
     )
+
+
+def test_files_fetched_a_batch_at_a_time_come_each_with_its_own_bytes(bucket, s3_client):
+    """Two full batches and a part of one, in order, each with its key's bytes; a file removed
+    after the listing is named."""
+    store = Store(f"s3://{bucket}/{PREFIX}")
+    names = [f"{PREFIX}/file-{n:02}" for n in range(2 * storage._FETCH_BATCH + 1)]
+    for n, name in enumerate(names):
+        s3_client.put_object(Bucket=bucket, Key=name, Body=f"file {n};".encode() * (n + 1))
+    keys = [f"{bucket}/{name}" for name in names]
+    opened = [(key, source.read()) for key, source in storage._opened(store.root, keys)]
+    stored = [s3_client.get_object(Bucket=bucket, Key=n)["Body"].read() for n in names]
+    assert opened == list(zip(keys, stored, strict=True))
+    s3_client.delete_object(Bucket=bucket, Key=names[-2])
+    with pytest.raises(OperationalError, match=f"{keys[-2]} was removed"):
+        list(storage._opened(store.root, keys))
 
 
 def test_scans_prune_partitions_on_s3(bucket, s3_client, mirror_parts):
