@@ -11,6 +11,7 @@ from qlir_core.ingest import SourceMode
 from qlir_core.series import Series
 from qlir_sim import Synthetic, serve
 from tests.cli.conftest import fill
+from tests.conftest import away_from_midnight
 
 BTC, ETH, SOL = (Series.parse(k) for k in ("BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"))
 HALT = "2024-01-01T12:40/2024-01-01T14:00"  # like the real all-symbol halt of 2023-03-24
@@ -26,11 +27,12 @@ def store_with_a_halt_and_a_missing_day(project):
         .replace('"2023-01-01"', '"2024-01-01"')
         .replace('"ETHUSDT-1m"]', '"ETHUSDT-1m", "SOLUSDT-1m"]')
     )
-    started = datetime.now(UTC)
+    # SOLUSDT's day is still forming when `qlir series list` reads it.
+    started = away_from_midnight(after=timedelta(minutes=3), before=timedelta(minutes=10))
+    today = started.date()
     halted = Synthetic(["BTCUSDT"], ["1m"], date(2024, 1, 1), days=3, seed=5, halts=[HALT])
     with serve(halted) as url:
         fill(project / "data", BTC, [date(2024, 1, 1), date(2024, 1, 3)], archive=url, rest=url)
-    today = datetime.now(UTC).date()
     forming = Synthetic(["SOLUSDT"], ["1m"], today - timedelta(days=1), days=None, seed=5)
     with serve(forming) as url:
         fill(project / "data", SOL, [today], archive=url, rest=url, mode=SourceMode.REST)

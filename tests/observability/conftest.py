@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,8 @@ import dagster as dg
 import pytest
 
 from qlir_sim import Synthetic, serve
-from tests.conftest import REPO, shipped_home
+from tests.conftest import REPO, away_from_midnight, shipped_home
 
-TODAY = datetime.now(UTC).date()
-START = TODAY - timedelta(days=3)
 FRESH, STALE = "BTCUSDT-1m", "ETHUSDT-1m"
 
 
@@ -30,13 +28,26 @@ def key_range(series: str, first: date, last: date) -> str:
     return f"{first}|{series}...{last}|{series}"
 
 
+@dataclass(frozen=True)
+class Market:
+    """The synthetic market at `url`, from `start` up to now (today)."""
+
+    url: str
+    start: date
+    today: date
+
+
 @pytest.fixture(scope="package")
-def market() -> Iterator[str]:
-    with serve(Synthetic(["BTCUSDT", "ETHUSDT"], ["1m"], START, days=None, seed=5)) as url:
-        yield url
+def market() -> Iterator[Market]:
+    # The tests see today as partial and count the days up to it: the package starts once today
+    # has candles, and well before it closes.
+    today = away_from_midnight(after=timedelta(minutes=10), before=timedelta(minutes=30)).date()
+    start = today - timedelta(days=3)
+    with serve(Synthetic(["BTCUSDT", "ETHUSDT"], ["1m"], start, days=None, seed=5)) as url:
+        yield Market(url, start, today)
 
 
-def environment(root: Path, url: str, **settings: str) -> dict[str, str]:
+def environment(root: Path, market: Market, **settings: str) -> dict[str, str]:
     """QLIR_* settings for a home, a data root and a log folder under `root`."""
     home = root / "dagster_home"
     # The shipped dagster.yaml names its storage folder by DAGSTER_HOME.
@@ -49,10 +60,10 @@ def environment(root: Path, url: str, **settings: str) -> dict[str, str]:
             "DAGSTER_HOME": str(home),
             "QLIR_CONFIG": "/dev/null",
             "QLIR_SERIES": f"{FRESH},{STALE}",
-            "QLIR_START_DATE": START.isoformat(),
+            "QLIR_START_DATE": market.start.isoformat(),
             "QLIR_SOURCE": "rest",
-            "QLIR_BINANCE_REST_URL": url,
-            "QLIR_BINANCE_ARCHIVE_URL": url,
+            "QLIR_BINANCE_REST_URL": market.url,
+            "QLIR_BINANCE_ARCHIVE_URL": market.url,
             "QLIR_DATA_ROOT": str(root / "data"),
             "QLIR_LOG_DIR": str(root / "logs"),
             "QLIR_BUDGET_DIR": str(root / "budget"),
@@ -91,6 +102,7 @@ def log_lines(folder: Path) -> list[dict[str, Any]]:
 class Observed:
     env: dict[str, str]
     root: Path
+    market: Market
 
     @property
     def data(self) -> Path:
@@ -102,10 +114,11 @@ class Observed:
 
 
 @pytest.fixture(scope="package")
-def observed(market: str, tmp_path_factory: pytest.TempPathFactory) -> Observed:
+def observed(market: Market, tmp_path_factory: pytest.TempPathFactory) -> Observed:
     """Both series stored under qlir-debug: two ranged runs."""
     root = tmp_path_factory.mktemp("observed")
     env = environment(root, market, QLIR_LOG_PROFILE="qlir-debug")
-    materialize(env, key_range(FRESH, TODAY - timedelta(days=2), TODAY))
-    materialize(env, key_range(STALE, START, START))
-    return Observed(env, root)
+    today = market.today
+    materialize(env, key_range(FRESH, today - timedelta(days=2), today))
+    materialize(env, key_range(STALE, market.start, market.start))
+    return Observed(env, root, market)

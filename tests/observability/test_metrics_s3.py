@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 from qlir_core.metrics import StoreCollector, exposition
 from qlir_core.series import Series
 from qlir_core.storage import Store
-from tests.observability.conftest import FRESH, STALE, START, Observed
+from tests.observability.conftest import FRESH, STALE, Observed
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,9 @@ def test_metrics_from_s3_equal_those_from_disk(observed, s3_root):
     series = [Series.parse(FRESH), Series.parse(STALE)]
 
     def text(root: str) -> str:
-        return exposition(StoreCollector(Store(root), series, START, clock=lambda: 1.8e9)).decode()
+        return exposition(
+            StoreCollector(Store(root), series, observed.market.start, clock=lambda: 1.8e9)
+        ).decode()
 
     local = text(str(observed.data))
     assert 'qlir_days_stored{series="BTCUSDT-1m"} 3.0' in local

@@ -12,7 +12,6 @@ from qlir_core.storage import Store
 from tests.observability.conftest import (
     FRESH,
     STALE,
-    START,
     Observed,
     environment,
     instance_of,
@@ -103,19 +102,19 @@ def test_one_request_event_per_ledger_row(observed):
 
 def test_prod_writes_no_info_from_qlir(market, tmp_path):
     env = environment(tmp_path, market, QLIR_LOG_PROFILE="prod")
-    materialize(env, key_range(FRESH, START, START))
+    materialize(env, key_range(FRESH, market.start, market.start))
     quiet = [
         line
         for line in log_lines(tmp_path / "logs")
         if line["logger"].startswith("qlir") and line["level"] in ("DEBUG", "INFO")
     ]
     assert quiet == []
-    assert Store(str(tmp_path / "data")).stored_days(Series.parse(FRESH)) == [START]
+    assert Store(str(tmp_path / "data")).stored_days(Series.parse(FRESH)) == [market.start]
 
 
 def test_a_split_run_writes_one_file_per_series(market, tmp_path):
     env = environment(tmp_path, market, QLIR_LOG_PROFILE="qlir-debug", QLIR_LOG_SPLIT="series")
-    materialize(env, key_range(FRESH, START, START))
+    materialize(env, key_range(FRESH, market.start, market.start))
     lines = log_lines(tmp_path / "logs")
     assert (tmp_path / "logs" / f"qlir-{FRESH}.jsonl").exists()
     assert {line["series"] for line in lines if "event" in line} == {FRESH}
