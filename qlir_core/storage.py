@@ -657,7 +657,7 @@ def _opened(root: UPath, keys: Sequence[str]) -> Iterator[tuple[str, pa.NativeFi
             if isinstance(data, BaseException):
                 raise data
             yield key, pa.BufferReader(data)
-        del fetched  # not held while the next batch downloads
+        del fetched, data  # not held while the next batch downloads
 
 
 def _read_columns(source: pa.NativeFile, key: str, schema: pa.Schema) -> pa.Table:
