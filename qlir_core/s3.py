@@ -19,17 +19,18 @@ from qlir_core.errors import ConfigError, NetworkError, QlirError
 
 PROTOCOLS = frozenset({"s3", "s3a"})
 
+# Connections per client: a store's scan keeps this many GETs in flight (storage._FETCH_BATCH),
+# which botocore's default pool of 10 would queue.
+POOL_CONNECTIONS = 32
 # botocore waits 60 s to connect and makes 5 attempts by default ("legacy" retry mode), so a
 # wrong endpoint means a minute of silence. Three attempts in all (the first and two retries,
 # backing off at most 1 s then 2 s) fail a refused connection in about 2 s and still ride out a
 # dropped connection or a 503 SlowDown. `read_timeout` is per socket read, not per object.
-# A scan's four readers fetch eight day files each at once (storage._FETCH_BATCH): botocore's
-# pool of 10 connections would queue them.
 CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 5,
     "read_timeout": 30,
     "retries": {"total_max_attempts": 3, "mode": "standard"},
-    "max_pool_connections": 32,
+    "max_pool_connections": POOL_CONNECTIONS,
 }
 
 _DENIED = frozenset(

@@ -85,10 +85,9 @@ _HIVE = ds.partitioning(
 # side on a two-core machine against a year of 1m day files, 3 and 4 were fastest; more only
 # queue behind each other.
 _SCAN_READERS = 4
-# Day files an object-store reader fetches at once, one GET each (four readers: 32 in flight,
-# the S3 client's pool, s3.CLIENT_CONFIG); a small batch bounds the memory a scan of 1s days
-# holds.
-_FETCH_BATCH = 8
+# Day files an object-store reader fetches at once, one GET each: the readers together fill
+# the S3 client's pool (8 each), and a small batch bounds the memory a scan of 1s days holds.
+_FETCH_BATCH = s3.POOL_CONNECTIONS // _SCAN_READERS
 # Object stores where one PUT is atomic: the object appears whole when the upload completes
 # (multipart uploads too), and a failed upload leaves the previous object. S3 has been strongly
 # read-after-write consistent since December 2020, so the next reader sees the new object.
