@@ -52,6 +52,10 @@ _CSV_TYPES = (
     | {c: pa.float64() for c in FLOAT_COLUMNS}
     | {"ignore": pa.string()}
 )
+# The candle columns as Arrow stores them: times in UTC milliseconds.
+ARROW_SCHEMA = pa.schema(
+    (c, pa.timestamp("ms", tz="UTC") if c in TIME_COLUMNS else _CSV_TYPES[c]) for c in COLUMNS
+)
 
 
 def empty() -> pd.DataFrame:

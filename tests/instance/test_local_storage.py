@@ -1,6 +1,8 @@
 """The laptop instance's event log (qlir_dagster.sqlite_storage) under what users do to it:
-several processes writing at once, a reader beside them, and a writer killed mid-write."""
+several processes writing at once, a reader beside them, and a writer killed mid-write; and
+what it writes in its own way stored as Dagster's own storage stores it."""
 
+import logging
 import os
 import signal
 import subprocess
@@ -8,6 +10,16 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationPlanned,
+)
+from dagster._core.definitions.partitions.subset import DefaultPartitionsSubset
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from qlir_dagster.sqlite_storage import LocalInstance, QuickCommitEventLogStorage
 from tests.conftest import shipped_home
@@ -78,3 +90,51 @@ def test_a_writer_killed_mid_write_leaves_every_committed_event_readable(tmp_pat
     assert materialized(home, "after") == set()  # unpartitioned: no partition keys
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_latest_materialization_event(dg.AssetKey("after")) is not None
+
+
+def planned_check(run_id: str, keys: list[str]) -> EventLogEntry:
+    planned = AssetCheckEvaluationPlanned(
+        asset_key=dg.AssetKey("klines"),
+        check_name="completeness",
+        partitions_subset=DefaultPartitionsSubset(set(keys)),
+    )
+    event = DagsterEvent(
+        DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
+        job_name="__ASSET_JOB",
+        event_specific_data=planned,
+    )
+    return EventLogEntry(
+        error_info=None,
+        level=logging.DEBUG,
+        user_message="",
+        run_id=run_id,
+        timestamp=1_700_000_000.25,
+        dagster_event=event,
+    )
+
+
+def check_rows(storage: SqliteEventLogStorage) -> list[dict[str, object]]:
+    with storage.index_connection() as conn:
+        rows = conn.execute(sa.select(AssetCheckExecutionsTable)).mappings().all()
+    return sorted(({k: v for k, v in r.items() if k != "id"} for r in rows), key=str)
+
+
+def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path):
+    keys = [f"2024-01-{d:02}|BTCUSDT-1m" for d in range(1, 31)]
+    ours = QuickCommitEventLogStorage(str(tmp_path / "ours"))
+    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
+    for storage in (ours, dagsters):
+        storage.store_event(planned_check("run-1", keys))
+        storage.store_event(planned_check("run-2", keys[:1]))
+    stored = check_rows(ours)
+    assert len(stored) == 31
+    assert {r["partition"] for r in stored if r["run_id"] == "run-1"} == set(keys)
+    assert stored == check_rows(dagsters)
+    # and Dagster reads them back as planned, per partition
+    check = dg.AssetCheckKey(dg.AssetKey("klines"), "completeness")
+    first_day = PartitionKeyFilter(key=keys[0])
+    history = ours.get_asset_check_execution_history(check, limit=100, partition_filter=first_day)
+    assert [(r.run_id, r.status.value) for r in history] == [
+        ("run-2", "PLANNED"),
+        ("run-1", "PLANNED"),
+    ]
