@@ -1,9 +1,12 @@
 """Backfill speed: 3 series × N days of 1m candles from the local exchange's archive, as Dagster
-ranged runs (`dagster asset materialize --partition-range`, one per series, with the shipped
-dagster.yaml), once in worker processes (`QLIR_FETCH_PROCESSES`, default 2) and once all in
-the run's process (0), beside the same work (fetch, validate, decide, publish) as a plain loop
-without Dagster, one partition at a time and with the runs' concurrency. Then the three ranged
-runs once more, launched at once (as from three shells), timed by the wall clock.
+ranged runs (`dagster asset materialize --partition-range`, with the shipped dagster.yaml),
+beside the same work (fetch, validate, decide, publish) as a plain loop without Dagster, one
+partition at a time and with the runs' concurrency. The runs:
+- one run for the three series (`first|BTCUSDT-1m...last|SOLUSDT-1m`; a UI backfill of the three
+  launches the same single run, the asset's backfill policy being single-run), in worker
+  processes (`QLIR_FETCH_PROCESSES`, default 2);
+- one run per series, one after another: in worker processes, and all in the run's process (0);
+- one run per series, launched at once (as from three shells).
 
     uv run python bench/bench_backfill.py [--days 365] [--latency-ms 0] [--processes 2]
 
@@ -12,6 +15,7 @@ runs once more, launched at once (as from three shells), timed by the wall clock
 """
 
 import argparse
+import enum
 import logging
 import os
 import subprocess
@@ -34,6 +38,12 @@ from qlir_sim.process import running
 
 SERIES = ["BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"]
 WORKERS = 8
+
+
+class Launch(enum.Enum):
+    ONE_RUN = "one run for the three series"
+    ONE_AFTER_ANOTHER = "one run per series, one after another"
+    AT_ONCE = "one run per series, the three launched at once"
 
 
 def exchange(first: date, days: int, latency_ms: int) -> AbstractContextManager[str]:
@@ -77,35 +87,33 @@ def main() -> None:
     last = first + timedelta(days=args.days - 1)
     n = len(SERIES) * args.days
     work = Path(tempfile.mkdtemp(prefix="qlir-bench-"))
-    runs: dict[int, tuple[float, float]] = {}
+    cases = [
+        (Launch.ONE_RUN, args.processes),
+        (Launch.ONE_AFTER_ANOTHER, args.processes),
+        (Launch.ONE_AFTER_ANOTHER, 0),
+        (Launch.AT_ONCE, args.processes),
+    ]
+    runs: dict[tuple[Launch, int], tuple[float, float]] = {}
     with exchange(first, args.days + 1, args.latency_ms) as url:
         # The exchange builds each day's zip once and keeps it: every day is fetched once
         # before anything is timed, so no run pays for building them (Binance's own CPU).
         plain_loop(url, work / "warm-up", first, last, workers=args.workers)
-        for processes in (args.processes, 0):
-            runs[processes] = ranged_runs(
-                url, work / f"processes-{processes}", first, last, args, processes
-            )
-        together = ranged_runs(
-            url, work / "together", first, last, args, args.processes, together=True
-        )
+        for launch, processes in cases:
+            folder = work / f"{launch.name.lower()}-{processes}"
+            runs[launch, processes] = ranged_runs(url, folder, first, last, args, processes, launch)
+            stored = sum(1 for _ in (folder / "data").rglob("data.parquet"))
+            assert stored == n, f"{launch.value}: {stored} of {n} partitions stored"
         sequential = plain_loop(url, work / "plain-1", first, last, workers=1)
         concurrent = plain_loop(url, work / "plain-n", first, last, workers=args.workers)
     print(f"{n} partitions, latency {args.latency_ms} ms, {args.workers} workers")
-    for processes, (run, wall) in runs.items():
-        stored = sum(1 for _ in (work / f"processes-{processes}" / "data").rglob("data.parquet"))
+    for (launch, processes), (run, wall) in runs.items():
         print(
-            f"dagster ranged runs, {processes} worker processes: run {run:.1f} s "
-            f"({run / n * 1000:.1f} ms/partition), wall {wall:.1f} s; partitions stored {stored}; "
-            f"/ plain 1 at a time = {run / sequential:.2f}, "
-            f"/ plain {args.workers} at a time = {run / concurrent:.2f}"
+            f"dagster, {launch.value}, {processes} worker processes: wall {wall:.1f} s "
+            f"(/ plain 1 at a time = {wall / sequential:.2f}, "
+            f"/ plain {args.workers} at a time = {wall / concurrent:.2f}); "
+            f"runs' own seconds summed {run:.1f} s ({run / n * 1000:.1f} ms/partition, "
+            f"/ plain 1 at a time = {run / sequential:.2f})"
         )
-    print(
-        f"dagster ranged runs, the three at once, {args.processes} worker processes each: "
-        f"wall {together[1]:.1f} s (runs' own seconds summed {together[0]:.1f} s); "
-        f"/ plain 1 at a time = {together[1] / sequential:.2f}, "
-        f"/ plain {args.workers} at a time = {together[1] / concurrent:.2f}"
-    )
     print(f"plain loop, 1 at a time: {sequential:.1f} s ({sequential / n * 1000:.1f} ms/partition)")
     print(
         f"plain loop, {args.workers} at a time: {concurrent:.1f} s "
@@ -120,10 +128,10 @@ def ranged_runs(
     last: date,
     args: argparse.Namespace,
     processes: int,
-    together: bool = False,
+    launch: Launch,
 ) -> tuple[float, float]:
-    """One ranged CLI run per series in a new home, one after another or all at once: the runs'
-    own seconds summed, and the wall time."""
+    """The ranged CLI runs of `launch` in a new home: the runs' own seconds summed, and the
+    wall time."""
     home = work / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
@@ -142,11 +150,14 @@ def ranged_runs(
     }
     subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
     base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
-    commands = [
-        ["dagster", *base, "--partition-range", f"{first}|{key}...{last}|{key}"] for key in SERIES
-    ]
+    ranges = (
+        [f"{first}|{SERIES[0]}...{last}|{SERIES[-1]}"]  # every series, in configured order
+        if launch is Launch.ONE_RUN
+        else [f"{first}|{key}...{last}|{key}" for key in SERIES]
+    )
+    commands = [["dagster", *base, "--partition-range", r] for r in ranges]
     started = time.perf_counter()
-    if together:  # as from three shells at once
+    if launch is Launch.AT_ONCE:  # as from three shells
         logs = [(work / f"run-{n}.log").open("w") for n in range(len(commands))]
         launched = [
             subprocess.Popen(c, env=env, stdout=log, stderr=subprocess.STDOUT)
