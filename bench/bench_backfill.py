@@ -2,9 +2,8 @@
 ranged runs (`dagster asset materialize --partition-range`, with the shipped dagster.yaml),
 beside the same work (fetch, validate, decide, publish) as a plain loop without Dagster, one
 partition at a time and with the runs' concurrency. The runs:
-- one run for the three series (`first|BTCUSDT-1m...last|SOLUSDT-1m`; a UI backfill of the three
-  launches the same single run, the asset's backfill policy being single-run), in worker
-  processes (`QLIR_FETCH_PROCESSES`, default 2);
+- one run for the three series (`first|BTCUSDT-1m...last|SOLUSDT-1m`), in worker processes
+  (`QLIR_FETCH_PROCESSES`, default 2);
 - one run per series, one after another: in worker processes, and all in the run's process (0);
 - one run per series, launched at once (as from three shells).
 
