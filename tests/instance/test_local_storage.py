@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +22,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
+from qlir_dagster import sqlite_storage
 from qlir_dagster.sqlite_storage import LocalInstance, QuickCommitEventLogStorage
 from tests.conftest import shipped_home
 
@@ -92,11 +94,12 @@ def test_a_writer_killed_mid_write_leaves_every_committed_event_readable(tmp_pat
         assert instance.get_latest_materialization_event(dg.AssetKey("after")) is not None
 
 
-def planned_check(run_id: str, keys: list[str]) -> EventLogEntry:
+def planned_check(run_id: str, keys: list[str] | None) -> EventLogEntry:
+    """A run's planned evaluations of one check, for `keys` (None: an unpartitioned check)."""
     planned = AssetCheckEvaluationPlanned(
         asset_key=dg.AssetKey("klines"),
         check_name="completeness",
-        partitions_subset=DefaultPartitionsSubset(set(keys)),
+        partitions_subset=None if keys is None else DefaultPartitionsSubset(set(keys)),
     )
     event = DagsterEvent(
         DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
@@ -114,27 +117,48 @@ def planned_check(run_id: str, keys: list[str]) -> EventLogEntry:
 
 
 def check_rows(storage: SqliteEventLogStorage) -> list[dict[str, object]]:
+    """The stored check executions, without what the database assigns (the row id, and the
+    second it was written)."""
     with storage.index_connection() as conn:
         rows = conn.execute(sa.select(AssetCheckExecutionsTable)).mappings().all()
-    return sorted(({k: v for k, v in r.items() if k != "id"} for r in rows), key=str)
+    assigned = {"id", "create_timestamp"}
+    return sorted(({k: v for k, v in r.items() if k not in assigned} for r in rows), key=str)
 
 
-def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path):
+def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path, monkeypatch):
     keys = [f"2024-01-{d:02}|BTCUSDT-1m" for d in range(1, 31)]
+    events = [planned_check("run-1", keys), planned_check("run-2", keys[:1])]
+    events.append(planned_check("run-3", None))
+    serialized = []
+    counted = sqlite_storage.serialize_value
+    monkeypatch.setattr(
+        sqlite_storage, "serialize_value", lambda v: serialized.append(v) or counted(v)
+    )
     ours = QuickCommitEventLogStorage(str(tmp_path / "ours"))
     dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    for storage in (ours, dagsters):
-        storage.store_event(planned_check("run-1", keys))
-        storage.store_event(planned_check("run-2", keys[:1]))
-    stored = check_rows(ours)
-    assert len(stored) == 31
-    assert {r["partition"] for r in stored if r["run_id"] == "run-1"} == set(keys)
-    assert stored == check_rows(dagsters)
-    # and Dagster reads them back as planned, per partition
-    check = dg.AssetCheckKey(dg.AssetKey("klines"), "completeness")
-    first_day = PartitionKeyFilter(key=keys[0])
-    history = ours.get_asset_check_execution_history(check, limit=100, partition_filter=first_day)
-    assert [(r.run_id, r.status.value) for r in history] == [
-        ("run-2", "PLANNED"),
-        ("run-1", "PLANNED"),
-    ]
+    try:
+        for storage in (ours, dagsters):
+            for event in events:
+                storage.store_event(event)
+        stored = check_rows(ours)
+        assert len(serialized) == len(events)  # ours wrote them: once per event, not per row
+        assert len(stored) == 32
+        assert {r["partition"] for r in stored if r["run_id"] == "run-1"} == set(keys)
+        assert [r["partition"] for r in stored if r["run_id"] == "run-3"] == [None]
+        assert {r["evaluation_event_timestamp"] for r in stored} == {
+            datetime(2023, 11, 14, 22, 13, 20, 250000)  # UTC, without a zone
+        }
+        assert stored == check_rows(dagsters)
+        # and Dagster reads them back as planned, per partition
+        check = dg.AssetCheckKey(dg.AssetKey("klines"), "completeness")
+        first_day = PartitionKeyFilter(key=keys[0])
+        history = ours.get_asset_check_execution_history(
+            check, limit=100, partition_filter=first_day
+        )
+        assert [(r.run_id, r.status.value) for r in history] == [
+            ("run-2", "PLANNED"),
+            ("run-1", "PLANNED"),
+        ]
+    finally:
+        ours.dispose()
+        dagsters.dispose()
