@@ -30,7 +30,6 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -114,10 +113,7 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
             "run_id": event.run_id,
             "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
             "evaluation_event": serialize_value(event),
-            # UTC without a zone, as Dagster stores it
-            "evaluation_event_timestamp": datetime.fromtimestamp(event.timestamp, UTC).replace(
-                tzinfo=None
-            ),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),  # type: ignore[no-untyped-call]
             "evaluation_event_storage_id": event_id,
         }
         keys = subset.get_partition_keys() if subset else [None]

@@ -134,9 +134,11 @@ def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path
     monkeypatch.setattr(
         sqlite_storage, "serialize_value", lambda v: serialized.append(v) or counted(v)
     )
-    ours = QuickCommitEventLogStorage(str(tmp_path / "ours"))
+    home = shipped_home(tmp_path / "home")
     dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    try:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ours = instance.event_log_storage
+        assert isinstance(ours, QuickCommitEventLogStorage)
         for storage in (ours, dagsters):
             for event in events:
                 storage.store_event(event)
@@ -159,6 +161,4 @@ def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path
             ("run-2", "PLANNED"),
             ("run-1", "PLANNED"),
         ]
-    finally:
-        ours.dispose()
-        dagsters.dispose()
+    dagsters.dispose()
