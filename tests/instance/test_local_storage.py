@@ -1,21 +1,27 @@
 """The laptop instance's event log (qlir_dagster.sqlite_storage) under what users do to it:
 several processes writing at once, a reader beside them, and a writer killed mid-write; and
-what it writes in its own way stored as Dagster's own storage stores it."""
+what it writes in its own way (a run's planned checks and check evaluations) stored as Dagster's
+own storage stores it."""
 
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
     AssetCheckEvaluationPlanned,
+    AssetCheckEvaluationTargetMaterializationData,
 )
 from dagster._core.definitions.partitions.subset import DefaultPartitionsSubset
+from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.events.log import EventLogEntry
@@ -25,6 +31,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 from qlir_dagster import sqlite_storage
 from qlir_dagster.sqlite_storage import LocalInstance, QuickCommitEventLogStorage
 from tests.conftest import shipped_home
+from tests.instance.conftest import days_range, environment, materialize
 
 WRITER = """
 import sys
@@ -94,18 +101,9 @@ def test_a_writer_killed_mid_write_leaves_every_committed_event_readable(tmp_pat
         assert instance.get_latest_materialization_event(dg.AssetKey("after")) is not None
 
 
-def planned_check(run_id: str, keys: list[str] | None) -> EventLogEntry:
-    """A run's planned evaluations of one check, for `keys` (None: an unpartitioned check)."""
-    planned = AssetCheckEvaluationPlanned(
-        asset_key=dg.AssetKey("klines"),
-        check_name="completeness",
-        partitions_subset=None if keys is None else DefaultPartitionsSubset(set(keys)),
-    )
-    event = DagsterEvent(
-        DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
-        job_name="__ASSET_JOB",
-        event_specific_data=planned,
-    )
+def entry(run_id: str, kind: DagsterEventType, data: object) -> EventLogEntry:
+    """A stored event of `kind` in run `run_id` ("": run-less)."""
+    event = DagsterEvent(kind.value, job_name="__ASSET_JOB", event_specific_data=data)
     return EventLogEntry(
         error_info=None,
         level=logging.DEBUG,
@@ -114,6 +112,36 @@ def planned_check(run_id: str, keys: list[str] | None) -> EventLogEntry:
         timestamp=1_700_000_000.25,
         dagster_event=event,
     )
+
+
+def planned_check(run_id: str, keys: list[str] | None) -> EventLogEntry:
+    """A run's planned evaluations of one check, for `keys` (None: an unpartitioned check)."""
+    planned = AssetCheckEvaluationPlanned(
+        asset_key=dg.AssetKey("klines"),
+        check_name="completeness",
+        partitions_subset=None if keys is None else DefaultPartitionsSubset(set(keys)),
+    )
+    return entry(run_id, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, planned)
+
+
+def evaluated_check(
+    run_id: str, key: str | None, passed: bool, target: int | None = None
+) -> EventLogEntry:
+    """A run's evaluation of the check on partition `key`, of the materialization stored as
+    event `target` (None: none given)."""
+    evaluation = AssetCheckEvaluation(
+        asset_key=dg.AssetKey("klines"),
+        check_name="completeness",
+        passed=passed,
+        partition=key,
+        severity=dg.AssetCheckSeverity.WARN,
+        target_materialization_data=None
+        if target is None
+        else AssetCheckEvaluationTargetMaterializationData(
+            storage_id=target, run_id=run_id, timestamp=1_700_000_000.0
+        ),
+    )
+    return entry(run_id, DagsterEventType.ASSET_CHECK_EVALUATION, evaluation)
 
 
 def check_rows(storage: SqliteEventLogStorage) -> list[dict[str, object]]:
@@ -162,3 +190,109 @@ def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path
             ("run-1", "PLANNED"),
         ]
     dagsters.dispose()
+
+
+def test_a_runs_check_evaluations_are_stored_as_dagster_stores_them(tmp_path, monkeypatch):
+    keys = [f"2024-01-{d:02}|BTCUSDT-1m" for d in range(1, 4)]
+    events = [
+        planned_check("run-1", keys),
+        evaluated_check("run-1", keys[0], passed=True, target=7),
+        evaluated_check("run-1", keys[1], passed=False),
+        evaluated_check("run-1", keys[2], passed=False, target=9),
+        evaluated_check("run-1", keys[2], passed=True, target=9),  # again: the same row
+        evaluated_check("run-2", keys[0], passed=True),  # not planned: a row of its own
+        planned_check("run-3", None),
+        evaluated_check("run-3", None, passed=False),  # an unpartitioned check
+        evaluated_check("", keys[1], passed=True),  # run-less (reported): Dagster's own path
+    ]
+    recorded = []
+    record = sqlite_storage._record_evaluation
+    monkeypatch.setattr(
+        sqlite_storage, "_record_evaluation", lambda *a: recorded.append(a) or record(*a)
+    )
+    home = shipped_home(tmp_path / "home")
+    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ours = instance.event_log_storage
+        for storage in (ours, dagsters):
+            for event in events:
+                storage.store_event(event)
+        assert len(recorded) == 6  # ours recorded every run's evaluation
+        assert check_rows(ours) == check_rows(dagsters)
+        assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
+
+        def statuses(key: str | None) -> list[tuple[str, str]]:
+            history = ours.get_asset_check_execution_history(
+                dg.AssetCheckKey(dg.AssetKey("klines"), "completeness"),
+                limit=10,
+                partition_filter=PartitionKeyFilter(key=key),
+            )
+            return [(r.run_id, r.status.value) for r in history]
+
+        assert statuses(keys[0]) == [("run-2", "SUCCEEDED"), ("run-1", "SUCCEEDED")]
+        assert statuses(keys[1]) == [("", "SUCCEEDED"), ("run-1", "FAILED")]
+        assert statuses(keys[2]) == [("run-1", "SUCCEEDED")]
+        assert statuses(None) == [("run-3", "FAILED")]
+        latest = ours.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("klines"), "completeness"),
+            limit=1,
+            partition_filter=PartitionKeyFilter(key=keys[0]),
+        )[0]
+        assert latest.event is not None  # the stored evaluation event reads back
+        assert latest.event.dagster_event is not None
+        assert (
+            latest.event.dagster_event.event_specific_data
+            == events[5].dagster_event.event_specific_data
+        )  # type: ignore[union-attr]
+    dagsters.dispose()
+
+
+def test_evaluating_a_check_planned_twice_is_refused_as_dagster_refuses_it(tmp_path):
+    # The unique index does not hold for an unpartitioned check (its partition is NULL).
+    events = [planned_check("run-1", None), planned_check("run-1", None)]
+    home = shipped_home(tmp_path / "home")
+    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for storage in (instance.event_log_storage, dagsters):
+            for event in events:
+                storage.store_event(event)
+            with pytest.raises(DagsterInvariantViolationError):
+                storage.store_event(evaluated_check("run-1", None, passed=True))
+    dagsters.dispose()
+
+
+@pytest.mark.slow
+def test_a_ranged_cli_runs_event_log_is_what_dagsters_storage_writes(tmp_path, slow_exchange):
+    env = environment(tmp_path, "ours", slow_exchange)
+    run = materialize(env, days_range(3))
+    assert run.wait(timeout=300) == 0, run.stderr.read().decode()[-3000:] if run.stderr else ""
+    home = Path(env["DAGSTER_HOME"])
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (record,) = instance.get_run_records()
+        events = instance.all_logs(record.dagster_run.run_id)
+    evaluations = [
+        e for e in events if e.dagster_event_type is DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    assert len(evaluations) == 3 * 5  # every day's five checks
+    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
+    for event in events:
+        dagsters.store_event(event)
+    dagsters.dispose()
+    assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
+
+
+def tables(event_logs: Path) -> dict[tuple[str, str], list[tuple[object, ...]]]:
+    """Every row of every table of an event log's databases (the index and the run shards),
+    without the wall-clock seconds SQLite and the migrations fill in, and without the check rows'
+    ids: a run plans its partitions in set order, which varies between processes."""
+    left_out = {"create_timestamp", "updated_timestamp", "migration_completed"}
+    rows = {}
+    for path in sorted(event_logs.glob("*.db")):
+        with sqlite3.connect(path) as db:
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                columns = [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
+                ids = {"id"} if table == AssetCheckExecutionsTable.name else set()
+                kept = ", ".join(f'"{c}"' for c in columns if c not in left_out | ids)
+                found = db.execute(f"SELECT {kept} FROM {table}").fetchall()
+                rows[path.name, table] = sorted(found, key=repr)
+    return rows
