@@ -10,9 +10,12 @@ database (the index and the recently used run shards) keeps one engine with its 
 so SQL is compiled once, connections stay open between events, and commits run at
 `synchronous=NORMAL`: a commit is a write to the WAL, which SQLite checkpoints every 1000 pages.
 
-A ranged run's own events are written leaner still: its planned check rows with the event
-serialized once, and each check evaluation (five per partition, most of a run's events) with one
-serialization and one index transaction instead of two of each.
+A run's own events are written leaner still (a ranged run writes seven per partition): each
+asset event and check evaluation is serialized once and its index rows are written in one
+transaction, with statements compiled once, and a run's planned check rows share one serialized
+event. Dagster serializes a check evaluation twice and writes its index rows in two transactions;
+it builds each statement from the values anew, and updates an asset's row only after inserting it
+failed.
 
 What that trades: after a power loss (not a killed process) the last events may be missing; the
 database is never corrupted. The candles themselves are committed by qlir's own storage, not
@@ -43,12 +46,13 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationPlanned,
 )
 from dagster._core.errors import DagsterInvariantViolationError
-from dagster._core.events import DagsterEventType
+from dagster._core.events import ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import (
     AssetCheckExecutionsTable,
+    AssetKeyTable,
     SqlEventLogStorageTable,
 )
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -75,6 +79,7 @@ _EVALUATE = {
     ),
     True: AssetCheckExecutionsTable.update().where(_PLANNED_ROW, _CHECKS.partition.is_(None)),
 }
+_UPDATE_ASSET = AssetKeyTable.update().where(AssetKeyTable.c.asset_key == bindparam("of_asset_key"))
 
 
 class LocalInstance(DagsterInstance):
@@ -113,6 +118,7 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables: set[str] = set()
+        self._asset_key_index_cols = False
         super().__init__(base_dir, inst_data)
 
     def has_table(self, table_name: str) -> bool:
@@ -123,14 +129,14 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
         return table_name in self._tables
 
     def store_event(self, event: EventLogEntry) -> None:
-        """Dagster's, but for a run's check evaluations: serialized once (Dagster serializes
-        each twice), and recorded in the index in one transaction (the event, then its check
-        row) instead of two."""
-        if (
-            event.dagster_event_type is not DagsterEventType.ASSET_CHECK_EVALUATION
-            or not event.run_id
-            or not self.supports_asset_checks  # Dagster's own says to migrate
-        ):
+        """Dagster's, leaner for a run's asset events and check evaluations (see the module
+        docstring): the event goes to the run's database, then to the index with what the index
+        keeps of it, in one transaction."""
+        kind = event.dagster_event_type
+        evaluated = kind is DagsterEventType.ASSET_CHECK_EVALUATION
+        if not event.run_id or not (
+            kind in ASSET_EVENTS or (evaluated and self.supports_asset_checks)
+        ):  # run-less events, other events, a database to migrate (Dagster's own tells)
             super().store_event(event)
             return
         row = self._event_to_row(event)
@@ -139,7 +145,31 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
         with self.index_connection() as conn:
             inserted = conn.execute(SqlEventLogStorageTable.insert(), row).inserted_primary_key
             assert inserted is not None  # SQLite assigns the id
-            _record_evaluation(conn, event, row, inserted[0])
+            if evaluated:
+                _record_evaluation(conn, event, row, inserted[0])
+            else:
+                self._store_asset_event_tags(conn, [event], [inserted[0]])
+                self._store_asset_event(conn, event, inserted[0])
+
+    def _store_asset_event(self, conn: Connection, event: EventLogEntry, event_id: int) -> None:
+        """The asset's row, as Dagster 1.13 keeps it: updated, or inserted the first time."""
+        dagster_event = event.get_dagster_event()
+        if dagster_event.asset_key is None:
+            return
+        has_columns = self._has_asset_key_index_cols_on_connection(conn)
+        values = self._get_asset_entry_values(event, event_id, has_columns)
+        if not values:
+            return
+        asset = dagster_event.asset_key.to_string()
+        if not conn.execute(_UPDATE_ASSET, values | {"of_asset_key": asset}).rowcount:
+            conn.execute(AssetKeyTable.insert(), values | {"asset_key": asset})
+
+    def _has_asset_key_index_cols_on_connection(self, conn: Connection) -> bool:
+        """Dagster inspects the table's columns at every asset event; columns, once there,
+        stay."""
+        if not self._asset_key_index_cols:
+            self._asset_key_index_cols = super()._has_asset_key_index_cols_on_connection(conn)
+        return self._asset_key_index_cols
 
     def _store_asset_check_evaluation_planned(
         self, event: EventLogEntry, event_id: int | None

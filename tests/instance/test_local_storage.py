@@ -23,7 +23,13 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.definitions.partitions.subset import DefaultPartitionsSubset
 from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.events import (
+    AssetMaterializationPlannedData,
+    AssetObservationData,
+    DagsterEvent,
+    DagsterEventType,
+    StepMaterializationData,
+)
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -112,6 +118,10 @@ def entry(run_id: str, kind: DagsterEventType, data: object) -> EventLogEntry:
         timestamp=1_700_000_000.25,
         dagster_event=event,
     )
+
+
+def planned_data(asset: dg.AssetKey, key: str | None) -> AssetMaterializationPlannedData:
+    return AssetMaterializationPlannedData(asset, partition=key)
 
 
 def planned_check(run_id: str, keys: list[str] | None) -> EventLogEntry:
@@ -240,6 +250,49 @@ def test_a_runs_check_evaluations_are_stored_as_dagster_stores_them(tmp_path, mo
         )[0]
         assert latest.event == events[5]  # the stored evaluation event reads back
     dagsters.dispose()
+
+
+def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path):
+    klines, day = dg.AssetKey("klines"), "2024-01-01|BTCUSDT-1m"
+    tags = {"dagster/data_version": "v1", "other": "x"}  # Dagster indexes the first
+
+    def materialized(run_id: str, rows: int) -> EventLogEntry:
+        done = dg.AssetMaterialization(klines, partition=day, metadata={"rows": rows}, tags=tags)
+        return entry(run_id, DagsterEventType.ASSET_MATERIALIZATION, StepMaterializationData(done))
+
+    events = [
+        entry("run-1", DagsterEventType.ASSET_MATERIALIZATION_PLANNED, planned_data(klines, day)),
+        materialized("run-1", 1440),  # the asset's first row
+        materialized("run-1", 1439),  # and its update
+        entry(
+            "run-1",
+            DagsterEventType.ASSET_OBSERVATION,
+            AssetObservationData(dg.AssetObservation(klines, partition=day)),
+        ),
+        materialized("", 1438),  # run-less (reported): Dagster's own path
+        entry(
+            "run-2",
+            DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+            planned_data(dg.AssetKey("other"), None),
+        ),
+    ]
+    home = shipped_home(tmp_path / "home")
+    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for storage in (instance.event_log_storage, dagsters):
+            for event in events:
+                storage.store_event(event)
+        assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
+        latest = instance.get_latest_materialization_event(klines)
+        assert latest is not None
+        assert latest.asset_materialization is not None
+        assert latest.asset_materialization.metadata["rows"] == dg.IntMetadataValue(1438)
+        (record,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(klines, asset_partitions=[day]), limit=1
+        ).records
+        assert record.event_log_entry == events[4]
+    dagsters.dispose()
+    assert len(tables(tmp_path / "dagsters")["index.db", "asset_event_tags"]) == 3
 
 
 def test_evaluating_a_check_planned_twice_is_refused_as_dagster_refuses_it(tmp_path):
