@@ -1,57 +1,110 @@
-"""Event writes on the laptop instance: Dagster's SQLite storage beside qlir's (the shipped
-dagster.yaml), side by side, N asset materializations each, in alternating rounds.
+"""Event writes on the laptop instance: a real ranged run's events (one run over 3 series × N
+days of 1m from the local exchange's archive) written again into a new home with Dagster's own
+SQLite storage and into one with the shipped dagster.yaml, side by side in alternating rounds;
+the milliseconds per event of each kind.
 
-    uv run python bench/bench_event_log.py [--events 300] [--rounds 3]
+    PATH=$PWD/.venv/bin:$PATH uv run python bench/bench_event_log.py [--days 30] [--rounds 3]
 """
 
 import argparse
+import os
 import statistics
+import subprocess
 import tempfile
 import time
+from collections import defaultdict
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.events.log import EventLogEntry
 
+from qlir_sim.process import running
+
+SERIES = ["BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"]
 STORAGES = {
     "dagster sqlite": "storage:\n  sqlite:\n    base_dir: {home}\n",
-    "qlir LocalInstance": (
-        "instance_class:\n  module: qlir_dagster.sqlite_storage\n  class: LocalInstance\n"
-    ),
+    "qlir (dagster.yaml)": Path("dagster.yaml").read_text(),
 }
 
 
-def per_event_ms(yaml: str, events: int) -> float:
+def run_events(work: Path, days: int) -> list[EventLogEntry]:
+    """The events of one CLI run over the three series' first `days` days."""
+    first = date(2024, 1, 1)
+    last = first + timedelta(days=days - 1)
+    home = work / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(STORAGES["qlir (dagster.yaml)"])
+    with running(
+        "--synthetic", "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--intervals", "1m",
+        "--start", first.isoformat(), "--days", str(days + 1), "--seed", "7",
+    ) as url:  # fmt: skip
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "QLIR_CONFIG": "/dev/null",
+            "QLIR_SERIES": ",".join(SERIES),
+            "QLIR_START_DATE": first.isoformat(),
+            "QLIR_SOURCE": "archive",
+            "QLIR_BINANCE_REST_URL": url,
+            "QLIR_BINANCE_ARCHIVE_URL": url,
+            "QLIR_DATA_ROOT": str(work / "data"),
+        }
+        command = ["dagster", "asset", "materialize", "-m", "qlir_dagster.definitions"]
+        command += ["--select", "klines", "--partition-range"]
+        command += [f"{first}|{SERIES[0]}...{last}|{SERIES[-1]}"]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (record,) = instance.get_run_records()
+        return list(instance.all_logs(record.dagster_run.run_id))
+
+
+def per_kind_ms(yaml: str, events: list[EventLogEntry]) -> dict[str, float]:
+    """Milliseconds per event of each kind, writing `events` into a new home of `yaml`."""
+    seconds: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
     with tempfile.TemporaryDirectory(prefix="qlir-bench-") as home:
         Path(home, "dagster.yaml").write_text(yaml.format(home=home))
         with dg.DagsterInstance.from_config(home) as instance:
-            key = dg.AssetKey("bench")
-            instance.report_runless_asset_event(dg.AssetMaterialization(key))  # creates the DBs
-            started = time.perf_counter()
-            for i in range(events):
-                instance.report_runless_asset_event(
-                    dg.AssetMaterialization(key, partition=str(i), metadata={"i": i})
-                )
-            return (time.perf_counter() - started) / events * 1000
+            storage = instance.event_log_storage
+            for event in events:
+                kind = event.dagster_event_type.value if event.dagster_event_type else "log line"
+                started = time.perf_counter()
+                storage.store_event(event)
+                seconds[kind] += time.perf_counter() - started
+                counts[kind] += 1
+    return {kind: seconds[kind] / counts[kind] * 1000 for kind in seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    times: dict[str, list[float]] = {name: [] for name in STORAGES}
+    with tempfile.TemporaryDirectory(prefix="qlir-bench-") as work:
+        events = run_events(Path(work), args.days)
+    counts: dict[str, int] = defaultdict(int)
+    for event in events:
+        counts[event.dagster_event_type.value if event.dagster_event_type else "log line"] += 1
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in STORAGES}
     for _ in range(args.rounds):
         for name, yaml in STORAGES.items():
-            times[name].append(per_event_ms(yaml, args.events))
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    for name, m in medians.items():
+            rounds[name].append(per_kind_ms(yaml, events))
+    print(f"{len(events)} events of one run over {len(SERIES)} series × {args.days} days")
+    dagsters, ours = (
+        {kind: statistics.median(r[kind] for r in rounds[name]) for kind in counts}
+        for name in STORAGES
+    )
+    for kind, n in sorted(counts.items(), key=lambda kv: -kv[1] * dagsters[kv[0]]):
         print(
-            f"{name}: {m:.2f} ms per materialization event (rounds: "
-            + ", ".join(f"{t:.2f}" for t in times[name])
-            + ")"
+            f"{kind}: {n} events, dagster sqlite {dagsters[kind]:.2f} ms, "
+            f"qlir {ours[kind]:.2f} ms per event ({dagsters[kind] / ours[kind]:.1f}×)"
         )
-    dagster_ms, qlir_ms = medians.values()
-    print(f"ratio dagster/qlir: {dagster_ms / qlir_ms:.1f}")
+    total = {name: sum(counts[k] * ms[k] for k in counts) / 1000 for name, ms in
+             (("dagster", dagsters), ("qlir", ours))}  # fmt: skip
+    print(
+        f"all events: dagster sqlite {total['dagster']:.2f} s, qlir {total['qlir']:.2f} s "
+        f"({total['dagster'] / total['qlir']:.1f}×; medians of {args.rounds} rounds)"
+    )
 
 
 if __name__ == "__main__":
