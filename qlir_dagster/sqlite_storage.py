@@ -13,9 +13,13 @@ so SQL is compiled once, connections stay open between events, and commits run a
 A run's own events are written leaner still (a ranged run writes seven per partition): each
 asset event and check evaluation is serialized once and its index rows are written in one
 transaction, with statements compiled once, and a run's planned check rows share one serialized
-event. Dagster serializes a check evaluation twice and writes its index rows in two transactions;
-it builds each statement from the values anew, and updates an asset's row only after inserting it
-failed.
+event. Dagster serializes a check evaluation twice and writes its index rows in two transactions,
+and builds each statement from the values anew. An asset's row is updated, and inserted only when
+there is none (Dagster inserts it first and updates it when that fails), for every event.
+
+A kept connection commits to the database's write-ahead log, which reaches the database file only
+at a checkpoint. Dagster's SQLite event log tells a run's watchers (the UI's live run log) of new
+events when that file changes, so here they poll instead, as on Dagster's Postgres storage.
 
 What that trades: after a power loss (not a killed process) the last events may be missing; the
 database is never corrupted. The candles themselves are committed by qlir's own storage, not
@@ -46,10 +50,12 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationPlanned,
 )
 from dagster._core.errors import DagsterInvariantViolationError
+from dagster._core.event_api import EventHandlerFn
 from dagster._core.events import ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.polling_event_watcher import SqlPollingEventWatcher
 from dagster._core.storage.event_log.schema import (
     AssetCheckExecutionsTable,
     AssetKeyTable,
@@ -65,8 +71,9 @@ from sqlalchemy.engine import Connection, Engine
 # Engines kept: the index and the few run databases written or read at a time.
 KEPT_OPEN = 8
 
-# A run's planned row of a check on one partition (None: an unpartitioned check), found by the
-# unique index Dagster keeps on these columns; the SET clause comes from the row's values.
+# A run's planned row of a check on one partition (None: an unpartitioned check), by the columns
+# of Dagster's unique index on them (which a NULL partition escapes); the SET clause comes from the
+# row's values.
 _CHECKS = AssetCheckExecutionsTable.c
 _PLANNED_ROW = and_(
     _CHECKS.asset_key == bindparam("of_asset_key"),
@@ -119,6 +126,7 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables: set[str] = set()
         self._asset_key_index_cols = False
+        self._watcher: SqlPollingEventWatcher | None = None
         super().__init__(base_dir, inst_data)
 
     def has_table(self, table_name: str) -> bool:
@@ -142,14 +150,22 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
         row = self._event_to_row(event)
         with self.run_connection(event.run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), row)
+        planned_rows = 1
         with self.index_connection() as conn:
             inserted = conn.execute(SqlEventLogStorageTable.insert(), row).inserted_primary_key
-            assert inserted is not None  # SQLite assigns the id
+            if not inserted or inserted[0] is None:
+                raise DagsterInvariantViolationError("Cannot store an event without its id.")
             if evaluated:
-                _record_evaluation(conn, event, row, inserted[0])
+                planned_rows = _record_evaluation(conn, event, row, inserted[0])
             else:
                 self._store_asset_event_tags(conn, [event], [inserted[0]])
                 self._store_asset_event(conn, event, inserted[0])
+        if planned_rows > 1:  # refused after the commit, as Dagster refuses it
+            check = event.get_dagster_event().asset_check_evaluation_data.asset_check_key
+            raise DagsterInvariantViolationError(
+                f"{planned_rows} planned rows of {check} in run {event.run_id}: its planned "
+                "event was stored twice"
+            )
 
     def _store_asset_event(self, conn: Connection, event: EventLogEntry, event_id: int) -> None:
         """The asset's row, as Dagster 1.13 keeps it: updated, or inserted the first time."""
@@ -223,7 +239,19 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
             self._engines.popitem(last=False)[1].dispose()
         return engine
 
+    def watch(self, run_id: str, cursor: str | None, callback: EventHandlerFn) -> None:
+        """Dagster's polling watcher, as its Postgres storage has (see the module docstring)."""
+        if self._watcher is None:
+            self._watcher = SqlPollingEventWatcher(self)
+        self._watcher.watch_run(run_id, cursor, callback)
+
+    def end_watch(self, run_id: str, handler: EventHandlerFn) -> None:
+        if self._watcher is not None:
+            self._watcher.unwatch_run(run_id, handler)
+
     def dispose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
         while self._engines:
             self._engines.popitem()[1].dispose()
         super().dispose()
@@ -231,9 +259,9 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
 
 def _record_evaluation(
     conn: Connection, event: EventLogEntry, row: Mapping[str, Any], event_id: int
-) -> None:
-    """The evaluation on its planned row, as Dagster 1.13 records it: the row inserted when
-    there was no plan (an external step launcher's run), an error when there were two."""
+) -> int:
+    """The evaluation on its planned rows, as Dagster 1.13 records it, and how many there were:
+    a row is inserted when there was no plan (an external step launcher's run)."""
     evaluation = event.get_dagster_event().event_specific_data
     assert isinstance(evaluation, AssetCheckEvaluation)
     target = evaluation.target_materialization_data
@@ -257,13 +285,10 @@ def _record_evaluation(
         "run_id": event.run_id,
     }
     of_row = {f"of_{k}": v for k, v in key.items()} | {"of_partition": evaluation.partition}
-    updated = conn.execute(_EVALUATE[evaluation.partition is None], values | of_row).rowcount
+    updated: int = conn.execute(_EVALUATE[evaluation.partition is None], values | of_row).rowcount
     if updated == 0:
         conn.execute(AssetCheckExecutionsTable.insert(), values | key)
-    elif updated > 1:
-        raise DagsterInvariantViolationError(
-            f"{updated} planned rows for {evaluation.asset_check_key} in run {event.run_id}"
-        )
+    return updated
 
 
 def _commit_without_sync(dbapi_connection: sqlite3.Connection, _record: object) -> None:

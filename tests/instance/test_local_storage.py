@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -39,15 +40,18 @@ from qlir_dagster.sqlite_storage import LocalInstance, QuickCommitEventLogStorag
 from tests.conftest import shipped_home
 from tests.instance.conftest import days_range, environment, materialize
 
+# A run's materializations of `name`, as a ranged run writes them (run `name`).
 WRITER = """
 import sys
 import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 home, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with dg.DagsterInstance.from_config(home) as instance:
     for i in range(count):
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(dg.AssetKey(name), partition=str(i))
-        )
+        done = dg.AssetMaterialization(dg.AssetKey(name), partition=str(i))
+        kind = DagsterEventType.ASSET_MATERIALIZATION.value
+        event = DagsterEvent(kind, "writer", event_specific_data=StepMaterializationData(done))
+        instance.report_dagster_event(event, run_id=name)
         print(i, flush=True)
 """
 
@@ -252,7 +256,7 @@ def test_a_runs_check_evaluations_are_stored_as_dagster_stores_them(tmp_path, mo
     dagsters.dispose()
 
 
-def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path):
+def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path, monkeypatch):
     klines, day = dg.AssetKey("klines"), "2024-01-01|BTCUSDT-1m"
     tags = {"dagster/data_version": "v1", "other": "x"}  # Dagster indexes the first
 
@@ -262,8 +266,8 @@ def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path):
 
     events = [
         entry("run-1", DagsterEventType.ASSET_MATERIALIZATION_PLANNED, planned_data(klines, day)),
-        materialized("run-1", 1440),  # the asset's first row
-        materialized("run-1", 1439),  # and its update
+        materialized("run-1", 1440),
+        materialized("run-1", 1439),
         entry(
             "run-1",
             DagsterEventType.ASSET_OBSERVATION,
@@ -276,12 +280,22 @@ def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path):
             planned_data(dg.AssetKey("other"), None),
         ),
     ]
+    left_to_dagster = []  # the events ours handed to Dagster's own store_event
+    dagsters_own = SqliteEventLogStorage.store_event
+
+    def spied(storage: SqliteEventLogStorage, event: EventLogEntry) -> None:
+        if isinstance(storage, QuickCommitEventLogStorage):
+            left_to_dagster.append(event)
+        dagsters_own(storage, event)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "store_event", spied)
     home = shipped_home(tmp_path / "home")
     dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for storage in (instance.event_log_storage, dagsters):
             for event in events:
                 storage.store_event(event)
+        assert left_to_dagster == [events[4]]  # ours wrote every run's own
         assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
         latest = instance.get_latest_materialization_event(klines)
         assert latest is not None
@@ -306,7 +320,32 @@ def test_evaluating_a_check_planned_twice_is_refused_as_dagster_refuses_it(tmp_p
                 storage.store_event(event)
             with pytest.raises(DagsterInvariantViolationError):
                 storage.store_event(evaluated_check("run-1", None, passed=True))
+        # and what was stored before the refusal is the same
+        assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
     dagsters.dispose()
+
+
+def test_a_run_log_watcher_sees_each_event_as_it_is_written(tmp_path):
+    """The UI's live run log: a watcher on the instance sees an event written by another
+    process's instance (here: another instance of the same home) before the next is written."""
+    home = shipped_home(tmp_path / "home")
+    seen: list[EventLogEntry] = []
+    with (
+        dg.DagsterInstance.from_config(str(home)) as ui,
+        dg.DagsterInstance.from_config(str(home)) as run,
+    ):
+        run.event_log_storage.store_event(planned_check("run-1", ["a"]))  # the run's database
+        ui.watch_event_logs("run-1", None, lambda event, _cursor: seen.append(event))
+        for n, key in enumerate("abcde", start=1):
+            run.event_log_storage.store_event(evaluated_check("run-1", key, passed=True))
+            deadline = time.monotonic() + 30
+            while len(seen) < n + 1:
+                assert time.monotonic() < deadline, f"the watcher saw {len(seen)} of {n + 1}"
+                time.sleep(0.05)
+        assert [e.dagster_event_type for e in seen] == [
+            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+            *[DagsterEventType.ASSET_CHECK_EVALUATION] * 5,
+        ]
 
 
 @pytest.mark.slow
