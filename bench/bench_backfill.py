@@ -53,6 +53,22 @@ def exchange(first: date, days: int, latency_ms: int) -> AbstractContextManager[
     )  # fmt: skip
 
 
+def cli_env(url: str, home: Path, data: Path, first: date, **settings: str) -> dict[str, str]:
+    """The environment of a CLI run over SERIES from `first`, from the exchange at `url`'s
+    archive, in the Dagster home `home`, storing under `data`."""
+    return os.environ | {
+        "DAGSTER_HOME": str(home),
+        "QLIR_CONFIG": "/dev/null",
+        "QLIR_SERIES": ",".join(SERIES),
+        "QLIR_START_DATE": first.isoformat(),
+        "QLIR_SOURCE": "archive",
+        "QLIR_BINANCE_REST_URL": url,
+        "QLIR_BINANCE_ARCHIVE_URL": url,
+        "QLIR_DATA_ROOT": str(data),
+        **settings,
+    }
+
+
 def run_seconds(home: Path) -> list[float]:
     """Each finished run's duration, as the instance recorded it."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -135,18 +151,10 @@ def ranged_runs(
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(Path("dagster.yaml").read_text())
     os.environ["DAGSTER_HOME"] = str(home)  # the shipped dagster.yaml reads it
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "QLIR_CONFIG": "/dev/null",
-        "QLIR_SERIES": ",".join(SERIES),
-        "QLIR_START_DATE": first.isoformat(),
-        "QLIR_SOURCE": "archive",
-        "QLIR_BINANCE_REST_URL": url,
-        "QLIR_BINANCE_ARCHIVE_URL": url,
-        "QLIR_DATA_ROOT": str(work / "data"),
-        "QLIR_FETCH_WORKERS": str(args.workers),
-        "QLIR_FETCH_PROCESSES": str(processes),
-    }
+    env = cli_env(
+        url, home, work / "data", first,
+        QLIR_FETCH_WORKERS=str(args.workers), QLIR_FETCH_PROCESSES=str(processes),
+    )  # fmt: skip
     subprocess.run(["dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
     base = ["asset", "materialize", "-m", "qlir_dagster.definitions", "--select", "klines"]
     ranges = (

@@ -7,7 +7,6 @@ the milliseconds per event of each kind.
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import tempfile
@@ -17,11 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+from bench_backfill import SERIES, cli_env, exchange
 from dagster._core.events.log import EventLogEntry
 
-from qlir_sim.process import running
-
-SERIES = ["BTCUSDT-1m", "ETHUSDT-1m", "SOLUSDT-1m"]
 STORAGES = {
     "dagster sqlite": "storage:\n  sqlite:\n    base_dir: {home}\n",
     "qlir (dagster.yaml)": Path("dagster.yaml").read_text(),
@@ -35,20 +32,8 @@ def run_events(work: Path, days: int) -> list[EventLogEntry]:
     home = work / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(STORAGES["qlir (dagster.yaml)"])
-    with running(
-        "--synthetic", "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--intervals", "1m",
-        "--start", first.isoformat(), "--days", str(days + 1), "--seed", "7",
-    ) as url:  # fmt: skip
-        env = os.environ | {
-            "DAGSTER_HOME": str(home),
-            "QLIR_CONFIG": "/dev/null",
-            "QLIR_SERIES": ",".join(SERIES),
-            "QLIR_START_DATE": first.isoformat(),
-            "QLIR_SOURCE": "archive",
-            "QLIR_BINANCE_REST_URL": url,
-            "QLIR_BINANCE_ARCHIVE_URL": url,
-            "QLIR_DATA_ROOT": str(work / "data"),
-        }
+    with exchange(first, days + 1, latency_ms=0) as url:
+        env = cli_env(url, home, work / "data", first)
         command = ["dagster", "asset", "materialize", "-m", "qlir_dagster.definitions"]
         command += ["--select", "klines", "--partition-range"]
         command += [f"{first}|{SERIES[0]}...{last}|{SERIES[-1]}"]

@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -167,6 +169,22 @@ def check_rows(storage: SqliteEventLogStorage) -> list[dict[str, object]]:
     return sorted(({k: v for k, v in r.items() if k not in assigned} for r in rows), key=str)
 
 
+@contextmanager
+def beside_dagsters(tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance, SqliteEventLogStorage]]:
+    """An instance on the shipped dagster.yaml (home `tmp_path/home`), and Dagster's own SQLite
+    event log beside it (in `tmp_path/dagsters`)."""
+    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
+    with dg.DagsterInstance.from_config(str(shipped_home(tmp_path / "home"))) as instance:
+        assert isinstance(instance.event_log_storage, QuickCommitEventLogStorage)
+        yield instance, dagsters
+    dagsters.dispose()
+
+
+def store(storage: SqliteEventLogStorage, events: Iterable[EventLogEntry]) -> None:
+    for event in events:
+        storage.store_event(event)
+
+
 def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path, monkeypatch):
     keys = [f"2024-01-{d:02}|BTCUSDT-1m" for d in range(1, 31)]
     events = [planned_check("run-1", keys), planned_check("run-2", keys[:1])]
@@ -176,14 +194,10 @@ def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path
     monkeypatch.setattr(
         sqlite_storage, "serialize_value", lambda v: serialized.append(v) or counted(v)
     )
-    home = shipped_home(tmp_path / "home")
-    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with beside_dagsters(tmp_path) as (instance, dagsters):
         ours = instance.event_log_storage
-        assert isinstance(ours, QuickCommitEventLogStorage)
         for storage in (ours, dagsters):
-            for event in events:
-                storage.store_event(event)
+            store(storage, events)
         stored = check_rows(ours)
         assert len(serialized) == len(events)  # ours wrote them: once per event, not per row
         assert len(stored) == 32
@@ -203,7 +217,6 @@ def test_a_ranged_runs_planned_checks_are_stored_as_dagster_stores_them(tmp_path
             ("run-2", "PLANNED"),
             ("run-1", "PLANNED"),
         ]
-    dagsters.dispose()
 
 
 def test_a_runs_check_evaluations_are_stored_as_dagster_stores_them(tmp_path, monkeypatch):
@@ -224,16 +237,13 @@ def test_a_runs_check_evaluations_are_stored_as_dagster_stores_them(tmp_path, mo
     monkeypatch.setattr(
         sqlite_storage, "_record_evaluation", lambda *a: recorded.append(a) or record(*a)
     )
-    home = shipped_home(tmp_path / "home")
-    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with beside_dagsters(tmp_path) as (instance, dagsters):
         ours = instance.event_log_storage
         for storage in (ours, dagsters):
-            for event in events:
-                storage.store_event(event)
+            store(storage, events)
         assert len(recorded) == 6  # ours recorded every run's evaluation
         assert check_rows(ours) == check_rows(dagsters)
-        assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
+        assert tables(tmp_path / "home" / "history" / "runs") == tables(tmp_path / "dagsters")
 
         def statuses(key: str | None) -> list[tuple[str, str]]:
             history = ours.get_asset_check_execution_history(
@@ -253,7 +263,6 @@ def test_a_runs_check_evaluations_are_stored_as_dagster_stores_them(tmp_path, mo
             partition_filter=PartitionKeyFilter(key=keys[0]),
         )[0]
         assert latest.event == events[5]  # the stored evaluation event reads back
-    dagsters.dispose()
 
 
 def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path, monkeypatch):
@@ -289,14 +298,11 @@ def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path, monkeyp
         dagsters_own(storage, event)
 
     monkeypatch.setattr(SqliteEventLogStorage, "store_event", spied)
-    home = shipped_home(tmp_path / "home")
-    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with beside_dagsters(tmp_path) as (instance, dagsters):
         for storage in (instance.event_log_storage, dagsters):
-            for event in events:
-                storage.store_event(event)
+            store(storage, events)
         assert left_to_dagster == [events[4]]  # ours wrote every run's own
-        assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
+        assert tables(tmp_path / "home" / "history" / "runs") == tables(tmp_path / "dagsters")
         latest = instance.get_latest_materialization_event(klines)
         assert latest is not None
         assert latest.asset_materialization is not None
@@ -305,24 +311,19 @@ def test_a_runs_asset_events_are_stored_as_dagster_stores_them(tmp_path, monkeyp
             dg.AssetRecordsFilter(klines, asset_partitions=[day]), limit=1
         ).records
         assert record.event_log_entry == events[4]
-    dagsters.dispose()
     assert len(tables(tmp_path / "dagsters")["index.db", "asset_event_tags"]) == 3
 
 
 def test_evaluating_a_check_planned_twice_is_refused_as_dagster_refuses_it(tmp_path):
     # The unique index does not hold for an unpartitioned check (its partition is NULL).
     events = [planned_check("run-1", None), planned_check("run-1", None)]
-    home = shipped_home(tmp_path / "home")
-    dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with beside_dagsters(tmp_path) as (instance, dagsters):
         for storage in (instance.event_log_storage, dagsters):
-            for event in events:
-                storage.store_event(event)
+            store(storage, events)
             with pytest.raises(DagsterInvariantViolationError):
                 storage.store_event(evaluated_check("run-1", None, passed=True))
         # and what was stored before the refusal is the same
-        assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
-    dagsters.dispose()
+        assert tables(tmp_path / "home" / "history" / "runs") == tables(tmp_path / "dagsters")
 
 
 def test_a_run_log_watcher_sees_each_event_as_it_is_written(tmp_path):
@@ -362,8 +363,7 @@ def test_a_ranged_cli_runs_event_log_is_what_dagsters_storage_writes(tmp_path, s
     ]
     assert len(evaluations) == 3 * 5  # every day's five checks
     dagsters = SqliteEventLogStorage(str(tmp_path / "dagsters"))
-    for event in events:
-        dagsters.store_event(event)
+    store(dagsters, events)
     dagsters.dispose()
     assert tables(home / "history" / "runs") == tables(tmp_path / "dagsters")
 
